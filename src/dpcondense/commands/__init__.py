@@ -1,0 +1,1 @@
+"""Subcommands of the ``dpcondense`` CLI (one module each, see :mod:`dpcondense.cli`)."""

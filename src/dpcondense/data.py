@@ -1,0 +1,244 @@
+"""Datasets: raw frames validated against a public schema, splits, and bring-your-own CSV."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split as _sk_split
+
+from dpcondense.encoder import Encoder
+from dpcondense.schema import Schema
+
+
+class DataValidationError(ValueError):
+    """Rows or columns that do not match the public schema (the message names them)."""
+
+
+class ChecksumMismatchError(ValueError):
+    """A loaded table whose canonical content differs from the recorded checksum."""
+
+
+@dataclass(eq=False)
+class Dataset:
+    """A validated dataset: raw features plus the outcome, and its public schema.
+
+    Attributes
+    ----------
+    schema : Schema
+    features : DataFrame
+        Raw units, one column per schema feature, in schema order.
+    y : ndarray of int, shape (n,) or None
+        Classification label (1 = the schema's positive class).
+    time, event : ndarray or None
+        Survival outcome: ``time`` float64 > 0, ``event`` int 0/1.
+    """
+
+    schema: Schema
+    features: pd.DataFrame
+    y: np.ndarray | None = None
+    time: np.ndarray | None = None
+    event: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return self.schema.name
+
+    @property
+    def task(self) -> str:
+        return self.schema.task
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.features)
+
+    def encoder(self) -> Encoder:
+        return Encoder(self.schema)
+
+    def encoded(self) -> np.ndarray:
+        """Model-space features (schema-only transform)."""
+        return Encoder(self.schema).transform(self.features)
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        index = np.asarray(index)
+        return Dataset(
+            schema=self.schema,
+            features=self.features.iloc[index].reset_index(drop=True),
+            y=None if self.y is None else self.y[index],
+            time=None if self.time is None else self.time[index],
+            event=None if self.event is None else self.event[index],
+        )
+
+    def strata(self) -> np.ndarray:
+        """Label (classification) or event indicator (survival): what splits stratify on."""
+        return self.y if self.task == "classification" else self.event  # type: ignore[return-value]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Raw features plus outcome columns named as in the schema."""
+        df = self.features.copy()
+        out = self.schema.outcome
+        if self.task == "classification":
+            df[out.label] = self.y
+        else:
+            df[out.time] = self.time
+            df[out.event] = self.event
+        return df
+
+    def checksum(self) -> str:
+        """SHA-256 of the canonical content (schema column order, fixed float formatting)."""
+        return frame_checksum(self.to_frame())
+
+
+def frame_checksum(frame: pd.DataFrame) -> str:
+    text = frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def from_frame(frame: pd.DataFrame, schema: Schema, *, source: str = "data") -> Dataset:
+    """Validate a raw frame against ``schema`` and build a :class:`Dataset`.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the column (and a row) for: columns absent from the schema or from the data,
+        category values not in the schema, non-numeric values in numeric columns, survival
+        times ≤ 0, event values outside {0, 1}, missing values with no declared policy.
+    """
+    if frame.columns.duplicated().any():
+        dups = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise DataValidationError(f"{source}: duplicate column names {dups}")
+    expected = schema.feature_names + schema.target_columns
+    absent = [c for c in expected if c not in frame.columns]
+    if absent:
+        raise DataValidationError(f"{source}: schema column(s) absent from the data: {absent}")
+    extra = [c for c in frame.columns if c not in expected]
+    if extra:
+        raise DataValidationError(
+            f"{source}: data column(s) absent from the schema: {extra} (declare them or drop them)"
+        )
+    feats = {}
+    for f in schema.features:
+        col = frame[f.name]
+        missing = col.isna()
+        if missing.any() and f.missing.fill is None and not f.missing.indicator:
+            row = int(np.flatnonzero(missing.to_numpy())[0])
+            raise DataValidationError(
+                f"{source}: column {f.name!r} has missing values (first at row {row}) but the schema "
+                "declares no missing policy (missing: {fill: VALUE} and/or {indicator: true})"
+            )
+        if f.type in ("numeric", "binary"):
+            num = pd.to_numeric(col, errors="coerce")
+            bad = num.isna() & ~missing
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataValidationError(
+                    f"{source}: non-numeric value {col.iloc[row]!r} in numeric column {f.name!r} (row {row})"
+                )
+            if f.type == "binary":
+                badb = ~num.isin([0, 1]) & ~missing
+                if badb.any():
+                    row = int(np.flatnonzero(badb.to_numpy())[0])
+                    raise DataValidationError(
+                        f"{source}: binary column {f.name!r} has value {col.iloc[row]!r} (row {row}); allowed: 0, 1"
+                    )
+            feats[f.name] = num.astype(float)
+        else:
+            cats = list(f.categories or ())
+            lookup = {_key(c): c for c in cats}
+            vals = []
+            for i, v in enumerate(col.to_numpy(dtype=object)):
+                if missing.iloc[i]:
+                    vals.append(None)
+                    continue
+                k = _key(v)
+                if k not in lookup:
+                    raise DataValidationError(
+                        f"{source}: column {f.name!r} has category {v!r} (row {i}) not in the schema; "
+                        f"allowed: {cats}"
+                    )
+                vals.append(lookup[k])
+            feats[f.name] = pd.Series(vals, dtype=object, index=col.index)
+    features = pd.DataFrame(feats).reset_index(drop=True)
+    out = schema.outcome
+    if schema.task == "classification":
+        lab = frame[out.label]
+        if lab.isna().any():
+            row = int(np.flatnonzero(lab.isna().to_numpy())[0])
+            raise DataValidationError(f"{source}: label column {out.label!r} is missing at row {row}")
+        y = np.array([_key(v) == _key(out.positive) for v in lab], dtype=np.int64)
+        return Dataset(schema=schema, features=features, y=y)
+    t = pd.to_numeric(frame[out.time], errors="coerce")
+    if t.isna().any():
+        row = int(np.flatnonzero(t.isna().to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: survival time column {out.time!r} has a missing or non-numeric value at row {row}"
+        )
+    if (t <= 0).any():
+        row = int(np.flatnonzero((t <= 0).to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: survival time column {out.time!r} must be > 0; row {row} has {t.iloc[row]}"
+        )
+    e = pd.to_numeric(frame[out.event], errors="coerce")
+    bad = ~e.isin([0, 1])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: event column {out.event!r} must be 0 or 1; row {row} has {frame[out.event].iloc[row]!r}"
+        )
+    return Dataset(
+        schema=schema,
+        features=features,
+        time=t.to_numpy(dtype=np.float64),
+        event=e.to_numpy().astype(np.int64),
+    )
+
+
+def _key(v: Any) -> str:
+    """Canonical text of a category value, so 1, 1.0 and "1" match."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(int(v))
+    try:
+        fv = float(v)
+        if np.isfinite(fv) and fv == int(fv):
+            return str(int(fv))
+        return repr(fv)
+    except (TypeError, ValueError):
+        return str(v).strip()
+
+
+def load_csv(path: str | Path, schema: str | Path | Schema, **read_csv_kwargs: Any) -> Dataset:
+    """Load a user's CSV as a dataset described by a schema YAML (the documented format).
+
+    Parameters
+    ----------
+    path : path to the CSV file.
+    schema : path to the schema YAML, or a :class:`Schema`.
+
+    Raises
+    ------
+    DataValidationError, SchemaError
+    """
+    path = Path(path)
+    if not isinstance(schema, Schema):
+        schema = Schema.from_yaml(schema)
+    if not path.is_file():
+        raise DataValidationError(f"CSV file not found: {path}")
+    frame = pd.read_csv(path, **read_csv_kwargs)
+    return from_frame(frame, schema, source=str(path))
+
+
+def train_test_split(dataset: Dataset, *, seed: int, test_size: float = 0.25) -> tuple[Dataset, Dataset]:
+    """Seeded split stratified by label (classification) or event (survival).
+
+    The same ``seed`` gives the same split on any machine (scikit-learn's splitter driven by a
+    fixed integer seed over the stored row order).
+    """
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    idx = np.arange(dataset.n_rows)
+    tr, te = _sk_split(idx, test_size=test_size, random_state=int(seed), stratify=dataset.strata())
+    return dataset.subset(np.sort(tr)), dataset.subset(np.sort(te))

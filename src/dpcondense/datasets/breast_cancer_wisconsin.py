@@ -1,0 +1,21 @@
+"""Wisconsin Diagnostic Breast Cancer (scikit-learn's bundled copy). Card: conf/dataset/breast_cancer_wisconsin.yaml."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dpcondense.data import Dataset
+from dpcondense.datasets._common import finish, register_dataset
+
+CHECKSUM = "e78971553a64b0e0700c220b248b361342e83d55a6b4147246171dc83e5a2836"
+
+
+@register_dataset("breast_cancer_wisconsin")
+def load_breast_cancer_wisconsin() -> Dataset:
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.data.copy()
+    # scikit-learn codes 0 = malignant; the positive class here is malignant
+    frame["diagnosis"] = np.where(bunch.target.to_numpy() == 0, "malignant", "benign")
+    return finish(frame, "breast_cancer_wisconsin", CHECKSUM)

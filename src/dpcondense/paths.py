@@ -1,0 +1,12 @@
+"""Where the project's config and results live (overridable for installed copies)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Repository root for an editable install (src/dpcondense/paths.py -> repo).
+PROJECT_ROOT = Path(os.environ.get("DPCONDENSE_ROOT", Path(__file__).resolve().parents[2]))
+#: Hydra config groups, and the public dataset schemas in conf/dataset/.
+CONF_DIR = Path(os.environ.get("DPCONDENSE_CONF_DIR", PROJECT_ROOT / "conf"))
+RESULTS_DIR = PROJECT_ROOT / "results"
