@@ -43,6 +43,9 @@ class Dataset:
     y: np.ndarray | None = None
     time: np.ndarray | None = None
     event: np.ndarray | None = None
+    #: row count when it is public (declared by the dataset card, or derived from a public count
+    #: by a deterministic split); None means n itself is private
+    n_public: int | None = None
 
     @property
     def name(self) -> str:
@@ -73,20 +76,20 @@ class Dataset:
             event=None if self.event is None else self.event[index],
         )
 
+    def outcome_frame(self) -> pd.DataFrame:
+        """The outcome columns in raw form (label values as the schema declares them)."""
+        out = self.schema.outcome
+        if self.task == "classification":
+            return pd.DataFrame({out.label: np.where(self.y == 1, out.positive, out.negative)})
+        return pd.DataFrame({out.time: self.time, out.event: self.event})
+
     def strata(self) -> np.ndarray:
         """Label (classification) or event indicator (survival): what splits stratify on."""
         return self.y if self.task == "classification" else self.event  # type: ignore[return-value]
 
     def to_frame(self) -> pd.DataFrame:
         """Raw features plus outcome columns named as in the schema."""
-        df = self.features.copy()
-        out = self.schema.outcome
-        if self.task == "classification":
-            df[out.label] = self.y
-        else:
-            df[out.time] = self.time
-            df[out.event] = self.event
-        return df
+        return pd.concat([self.features, self.outcome_frame()], axis=1)
 
     def checksum(self) -> str:
         """SHA-256 of the canonical content (schema column order, fixed float formatting)."""
@@ -170,7 +173,7 @@ def from_frame(frame: pd.DataFrame, schema: Schema, *, source: str = "data") -> 
             row = int(np.flatnonzero(lab.isna().to_numpy())[0])
             raise DataValidationError(f"{source}: label column {out.label!r} is missing at row {row}")
         y = np.array([_key(v) == _key(out.positive) for v in lab], dtype=np.int64)
-        return Dataset(schema=schema, features=features, y=y)
+        return Dataset(schema=schema, features=features, y=y, n_public=_public_n(schema, len(frame)))
     t = pd.to_numeric(frame[out.time], errors="coerce")
     if t.isna().any():
         row = int(np.flatnonzero(t.isna().to_numpy())[0])
@@ -194,7 +197,14 @@ def from_frame(frame: pd.DataFrame, schema: Schema, *, source: str = "data") -> 
         features=features,
         time=t.to_numpy(dtype=np.float64),
         event=e.to_numpy().astype(np.int64),
+        n_public=_public_n(schema, len(frame)),
     )
+
+
+def _public_n(schema: Schema, n: int) -> int | None:
+    """n is public only when the card declares exactly this count (a modified table is not covered)."""
+    declared = schema.public.get("n_rows")
+    return n if declared is not None and int(declared) == n else None
 
 
 def _key(v: Any) -> str:
@@ -241,4 +251,8 @@ def train_test_split(dataset: Dataset, *, seed: int, test_size: float = 0.25) ->
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
     idx = np.arange(dataset.n_rows)
     tr, te = _sk_split(idx, test_size=test_size, random_state=int(seed), stratify=dataset.strata())
-    return dataset.subset(np.sort(tr)), dataset.subset(np.sort(te))
+    train, test = dataset.subset(np.sort(tr)), dataset.subset(np.sort(te))
+    if dataset.n_public is not None:
+        # split sizes are a deterministic function of the public n and test_size
+        train.n_public, test.n_public = train.n_rows, test.n_rows
+    return train, test

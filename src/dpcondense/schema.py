@@ -20,7 +20,8 @@ Format (see README "Schema format")::
         type: categorical
         categories: [female, male]
     outcome:
-      label: died                   # classification: a 0/1 column (or positive: VALUE)
+      label: died                   # classification: the target column; positive: VALUE
+                                    # (default 1), negative: VALUE written in releases (default 0)
       # survival instead:  time: months, event: died, horizon: 120, grid_size: 50
 """
 
@@ -83,6 +84,7 @@ class Outcome:
 
     label: str | None = None
     positive: Any = 1
+    negative: Any = 0
     time: str | None = None
     event: str | None = None
     time_unit: str | None = None
@@ -233,7 +235,7 @@ def _parse_outcome(raw: Any, task: str, source: str) -> Outcome:
     if task == "classification":
         if not raw.get("label"):
             raise SchemaError(f"{source}: classification outcome needs 'label' (the target column)")
-        return Outcome(label=str(raw["label"]), positive=raw.get("positive", 1))
+        return Outcome(label=str(raw["label"]), positive=raw.get("positive", 1), negative=raw.get("negative", 0))
     for key in ("time", "event", "horizon"):
         if raw.get(key) in (None, ""):
             raise SchemaError(f"{source}: survival outcome needs {key!r}")

@@ -7,7 +7,7 @@ import numpy as np
 from dpcondense.data import Dataset
 from dpcondense.datasets._common import finish, register_dataset
 
-CHECKSUM = "e78971553a64b0e0700c220b248b361342e83d55a6b4147246171dc83e5a2836"
+CHECKSUM = "af399a019264f7999e6b395ee90576e46564867aa4c8a40797c96be87dc1be55"
 
 
 @register_dataset("breast_cancer_wisconsin")

@@ -9,9 +9,12 @@ thin wrapper around its learner.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import warnings
+from contextlib import contextmanager
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from dpcondense.registry import Registry
 
@@ -35,6 +38,23 @@ def register_model(name: str):
 def make_model(name: str, *, random_state: int | np.random.Generator | None = None, **params: Any) -> "ModelFamily":
     """Instantiate the registered family ``name`` with hyperparameters ``params``."""
     return MODELS.get(name)(random_state=random_state, **params)
+
+
+_THREADPOOLS: list[ThreadpoolController] = []
+
+
+@contextmanager
+def quiet_single_thread() -> Iterator[None]:
+    """For one fit or predict: silence the learners' warnings and run BLAS/OpenMP on one thread.
+
+    Multi-threaded BLAS on 2–200-row problems is mostly synchronisation (10–20× slower on a
+    busy machine), and parallel DP-ZO workers must not oversubscribe the cores.
+    """
+    if not _THREADPOOLS:  # discovering the loaded BLAS/OpenMP libraries is slow: do it once
+        _THREADPOOLS.append(ThreadpoolController())
+    with warnings.catch_warnings(), _THREADPOOLS[0].limit(limits=1):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def seed_from(random_state: int | np.random.Generator | None) -> int:
@@ -81,7 +101,8 @@ class ClassificationModel(ModelFamily):
         # one class (or no rows): the only sensible predictor is the smoothed prior
         self.constant_ = len(np.unique(y)) < 2
         if not self.constant_:
-            self._fit(X, y, w)
+            with quiet_single_thread():
+                self._fit(X, y, w)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -90,7 +111,10 @@ class ClassificationModel(ModelFamily):
         if self.constant_:
             p1 = np.full(len(X), self.prior_)
         else:
-            p1 = np.clip(np.asarray(self._predict_proba(X), dtype=float), 0.0, 1.0)
+            with quiet_single_thread():
+                p1 = np.asarray(self._predict_proba(X), dtype=float).reshape(len(X))
+            # a diverged fit degrades to the prior rather than propagating NaN into the losses
+            p1 = np.clip(np.where(np.isfinite(p1), p1, self.prior_), 0.0, 1.0)
         return np.column_stack([1.0 - p1, p1])
 
     def loss(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -128,17 +152,22 @@ class SurvivalModel(ModelFamily):
         # no events (or a single row): the Kaplan–Meier curve is the sensible predictor
         self.constant_ = event.sum() == 0 or len(time) < 2
         if not self.constant_:
-            self._fit(X, time, event, w)
+            with quiet_single_thread():
+                self._fit(X, time, event, w)
         return self
 
     def predict_survival(self, X: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Survival probabilities Ŝ(t | x) on ``grid``, shape (n, len(grid)), non-increasing in t."""
         X = np.asarray(X, dtype=float)
         grid = np.asarray(grid, dtype=float)
+        km = step_function(self.km_times_, self.km_surv_, grid)
         if self.constant_:
-            s = np.tile(step_function(self.km_times_, self.km_surv_, grid), (len(X), 1))
+            s = np.tile(km, (len(X), 1))
         else:
-            s = np.asarray(self._predict_survival(X, grid), dtype=float)
+            with quiet_single_thread():
+                s = np.asarray(self._predict_survival(X, grid), dtype=float).reshape(len(X), len(grid))
+            # a diverged fit degrades to Kaplan–Meier rather than propagating NaN into the losses
+            s = np.where(np.isfinite(s), s, km[None, :])
         s = np.clip(s, 0.0, 1.0)
         return np.minimum.accumulate(s, axis=1)
 
@@ -209,13 +238,13 @@ def kaplan_meier(
     w = np.ones_like(time) if weight is None else np.asarray(weight, dtype=float)
     if len(time) == 0 or not event.any():
         return np.zeros(0), np.zeros(0)
-    uniq = np.unique(time[event])
-    order = np.argsort(time)
+    order = np.argsort(time, kind="stable")
     t_sorted, w_sorted = time[order], w[order]
     at_risk_after = np.cumsum(w_sorted[::-1])[::-1]  # weight with time >= t_sorted[i]
-    idx = np.searchsorted(t_sorted, uniq, side="left")
-    at_risk = at_risk_after[idx]
-    deaths = np.array([w[event & (time == u)].sum() for u in uniq])
+    ev_order = np.argsort(time[event], kind="stable")
+    uniq, starts = np.unique(time[event][ev_order], return_index=True)
+    deaths = np.add.reduceat(w[event][ev_order], starts)  # event weight at each distinct time
+    at_risk = at_risk_after[np.searchsorted(t_sorted, uniq, side="left")]
     surv = np.cumprod(1.0 - deaths / np.maximum(at_risk, 1e-300))
     return uniq, surv
 

@@ -1,0 +1,131 @@
+"""The contract every condensation method follows, and the registry they live in.
+
+A method is a scikit-learn-style estimator: the constructor only stores parameters;
+``fit(dataset)`` learns the release and sets
+
+- ``synthetic_``: the released rows in raw units (the dataset's columns plus its outcome columns),
+- ``synthetic_encoded_``: the same rows in model space (:class:`SyntheticSet`),
+- ``ledger_``: the :class:`~dpcondense.privacy.PrivacyLedger` of everything spent.
+
+Evaluation always re-encodes ``synthetic_`` (exactly what is released), see
+:func:`SyntheticSet.from_release`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from dpcondense.data import Dataset
+from dpcondense.encoder import Encoder
+from dpcondense.registry import Registry
+from dpcondense.schema import Schema
+
+METHODS: Registry[type["CondensationMethod"]] = Registry("method")
+
+
+def register_method(name: str):
+    """Class decorator: register a condensation method under ``name``."""
+
+    def deco(cls):
+        cls.name = name
+        return METHODS.register(name)(cls)
+
+    return deco
+
+
+@dataclass
+class SyntheticSet:
+    """Model-space rows and their targets (``y`` for classification, ``time``/``event`` for survival)."""
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    time: np.ndarray | None = None
+    event: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def to_frame(self, schema: Schema) -> pd.DataFrame:
+        """Decode to raw units with the dataset's column names (the release)."""
+        frame = Encoder(schema).inverse_transform(self.X)
+        out = schema.outcome
+        if schema.task == "classification":
+            frame[out.label] = np.where(np.asarray(self.y) == 1, out.positive, out.negative)
+        else:
+            frame[out.time] = np.asarray(self.time, dtype=float)
+            frame[out.event] = np.asarray(self.event, dtype=np.int64)
+        return frame
+
+    @classmethod
+    def from_release(cls, frame: pd.DataFrame, schema: Schema) -> "SyntheticSet":
+        """Re-encode a released raw frame: what every evaluation trains on."""
+        from dpcondense.data import from_frame
+
+        ds = from_frame(frame, schema, source="synthetic release")
+        return cls(X=ds.encoded(), y=ds.y, time=ds.time, event=ds.event)
+
+
+def balanced_labels(rows_per_class: int, n_classes: int = 2) -> np.ndarray:
+    """``rows_per_class`` rows of each class, in class order (public: no privacy cost)."""
+    return np.repeat(np.arange(n_classes), rows_per_class).astype(np.int64)
+
+
+class CondensationMethod:
+    """Base class: stores parameters, validates the common ones, exposes ``get_params``.
+
+    Parameters
+    ----------
+    model : str
+        The condensing model family (a name in :data:`dpcondense.models.MODELS`).
+    size : int
+        Rows per class for classification; total rows for survival.
+    epsilon, delta : float
+        The privacy target (``epsilon = inf`` for a non-private run).
+    random_state : int or numpy.random.Generator
+        Seed of everything random in the method.
+    model_params : dict, optional
+        Hyperparameters of the condensing model.
+    """
+
+    name: ClassVar[str] = "?"
+    #: True when the method reads real rows only through a DP mechanism
+    private: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        model: str = "decision_tree",
+        size: int = 10,
+        epsilon: float = 1.0,
+        delta: float = 1e-5,
+        random_state: int | np.random.Generator | None = 0,
+        model_params: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.size = size
+        self.epsilon = epsilon
+        self.delta = delta
+        self.random_state = random_state
+        self.model_params = model_params
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+
+    def fit(self, dataset: Dataset) -> "CondensationMethod":  # pragma: no cover - interface
+        raise NotImplementedError
+
+    # helpers shared by methods --------------------------------------------------------
+    def _n_synthetic(self, task: str) -> int:
+        size = int(self.size)
+        if size < 1:
+            raise ValueError(f"size must be >= 1 (rows per class for classification, total rows for survival), got {self.size}")
+        return 2 * size if task == "classification" else size
+
+    def _set_release(self, synthetic: SyntheticSet, schema: Schema) -> None:
+        """Decode, then re-encode what is released, so downstream uses exactly the release."""
+        self.synthetic_ = synthetic.to_frame(schema)
+        self.synthetic_encoded_ = SyntheticSet.from_release(self.synthetic_, schema)

@@ -1,0 +1,493 @@
+"""DP-ZO condensation (DESIGN.md §1): zeroth-order optimisation of synthetic rows, privatised per patient.
+
+One step:
+
+1. Poisson-sample a batch of real rows (rate ``q``).
+2. Draw ``K`` Gaussian directions of the synthetic parameters from public randomness.
+3. Fit the model on ``S + μu_k`` and ``S − μu_k`` with the same model seed (common random numbers).
+4. Inside :func:`privatized_zo_sum` — the only code that reads real rows — compute each patient's
+   K two-point loss differences, clip the vector to norm ``C``, sum, add ``N(0, σ²C²)``.
+5. ``grad = (1 / (K q n)) Σ_k G_k u_k``; an Adam (or SGD) step; projection onto the public domain.
+
+Privacy: each step is a Poisson-subsampled Gaussian mechanism with L2 sensitivity ``C`` on the
+sum of clipped per-example vectors (add/remove-one adjacency); everything else — directions,
+initial rows, model seeds, the fits themselves, the optimiser — is post-processing of public
+randomness and previous noisy outputs. σ is calibrated so that T composed steps meet (ε, δ).
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from dpcondense.data import Dataset
+from dpcondense.methods.base import CondensationMethod, SyntheticSet, balanced_labels, register_method
+from dpcondense.models import make_model
+from dpcondense.models.base import MODELS, P_MIN
+from dpcondense.privacy import (
+    PrivacyLedger,
+    PrivacyParameterError,
+    calibrate_noise_multiplier,
+    compute_epsilon,
+    validate_privacy_params,
+)
+
+ClipMode = Literal["vector", "coordinate"]
+
+
+class PrivateRows:
+    """The private training rows. Only :func:`privatized_zo_sum` reads them (via :meth:`poisson_batch`).
+
+    The dataset is encoded lazily on the first batch, so no code path outside the privatised
+    function touches a real row.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+        self._cache: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+
+    def _arrays(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if self._cache is None:
+            ds = self._dataset
+            if ds.task == "classification":
+                targets = {"y": np.asarray(ds.y)}
+            else:
+                targets = {"time": np.asarray(ds.time), "event": np.asarray(ds.event)}
+            self._cache = (ds.encoded(), targets)
+        return self._cache
+
+    def poisson_batch(self, sampling_rate: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Each row independently with probability ``sampling_rate``."""
+        X, targets = self._arrays()
+        mask = rng.random(len(X)) < sampling_rate
+        return X[mask], {k: v[mask] for k, v in targets.items()}
+
+
+def clipped_sum(per_example: np.ndarray, clip: float, mode: ClipMode = "vector") -> np.ndarray:
+    """Sum of per-example vectors after clipping each to L2 norm ``clip`` (sensitivity ``clip``).
+
+    ``mode="coordinate"`` clips each coordinate to ``clip/√K`` instead, which also bounds the
+    per-example L2 norm by ``clip``.
+    """
+    if per_example.size == 0:
+        return np.zeros(per_example.shape[1])
+    if not np.isfinite(clip):
+        return per_example.sum(axis=0)
+    if mode == "coordinate":
+        bound = clip / math.sqrt(per_example.shape[1])
+        return np.clip(per_example, -bound, bound).sum(axis=0)
+    norms = np.linalg.norm(per_example, axis=1)
+    scale = np.minimum(1.0, clip / np.maximum(norms, 1e-300))
+    return (per_example * scale[:, None]).sum(axis=0)
+
+
+def per_example_vectors(
+    loss_fn: Callable[[Any, np.ndarray, dict[str, np.ndarray]], np.ndarray],
+    models_plus: list,
+    models_minus: list,
+    X: np.ndarray,
+    targets: dict[str, np.ndarray],
+    mu: float,
+    objective_weight: float,
+) -> np.ndarray:
+    """Per-example two-point differences g_ik (and the weighted objective coordinate)."""
+    K = len(models_plus)
+    cols = []
+    level = np.zeros(len(X))
+    for mp, mm in zip(models_plus, models_minus):
+        lp = loss_fn(mp, X, targets)
+        lm = loss_fn(mm, X, targets)
+        cols.append((lp - lm) / (2.0 * mu))
+        level += (lp + lm) / (2.0 * K)
+    if objective_weight > 0:
+        cols.append(objective_weight * level)
+    return np.column_stack(cols) if cols else np.zeros((len(X), 0))
+
+
+def privatized_zo_sum(
+    private: PrivateRows,
+    loss_fn: Callable,
+    models_plus: list,
+    models_minus: list,
+    *,
+    mu: float,
+    clip: float,
+    noise_multiplier: float,
+    sampling_rate: float,
+    sample_rng: np.random.Generator,
+    noise_rng: np.random.Generator,
+    clip_mode: ClipMode = "vector",
+    objective_weight: float = 0.0,
+) -> np.ndarray:
+    """The only function that reads real rows: returns ``Σ_i clip(v_i) + N(0, σ²C²I)``.
+
+    ``v_i`` holds patient i's K two-point loss differences and, if ``objective_weight > 0``, a
+    weighted mean loss used for the private objective estimate. Nothing else leaves.
+    """
+    X, targets = private.poisson_batch(sampling_rate, sample_rng)
+    vectors = per_example_vectors(loss_fn, models_plus, models_minus, X, targets, mu, objective_weight)
+    total = clipped_sum(vectors, clip, clip_mode)
+    if noise_multiplier > 0:
+        total = total + noise_rng.normal(0.0, noise_multiplier * clip, size=total.shape)
+    return total
+
+
+@dataclass
+class _Adam:
+    lr: float
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    m: np.ndarray | None = None
+    v: np.ndarray | None = None
+    t: int = 0
+
+    def step(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        if self.m is None:
+            self.m = np.zeros_like(theta)
+            self.v = np.zeros_like(theta)
+        self.t += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * grad
+        self.v = self.beta2 * self.v + (1 - self.beta2) * grad**2
+        mhat = self.m / (1 - self.beta1**self.t)
+        vhat = self.v / (1 - self.beta2**self.t)
+        return theta - self.lr * mhat / (np.sqrt(vhat) + self.eps)
+
+
+@dataclass
+class _SGD:
+    lr: float
+
+    def step(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return theta - self.lr * grad
+
+
+@dataclass
+class DPZOHistory:
+    """Per-step record (public values only: noisy outputs and configuration)."""
+
+    objective: list[float] = field(default_factory=list)
+    step_seconds: list[float] = field(default_factory=list)
+
+
+@register_method("dpzo")
+class DPZOCondenser(CondensationMethod):
+    """Differentially private zeroth-order dataset condensation.
+
+    Parameters
+    ----------
+    model : str
+        Condensing model family (``decision_tree``, ``cox_ph``, ...).
+    size : int
+        Rows per class (classification) or total rows (survival).
+    epsilon, delta : float
+        Privacy target; ``epsilon=inf`` runs the same algorithm without clipping or noise.
+    steps : int
+        Optimisation steps T.
+    batch_size : float
+        Expected Poisson batch size q·n (ignored if ``sampling_rate`` is given).
+    sampling_rate : float, optional
+        Poisson sampling rate q in (0, 1].
+    directions : int
+        Directions K per step.
+    mu : float
+        Smoothing radius in model-space units.
+    clip : float
+        Per-example L2 clip C.
+    clip_mode : {"vector", "coordinate"}
+    optimizer : {"adam", "sgd"}
+    lr : float
+    init : {"random", "real_rows"}
+        ``random`` draws rows uniformly in the public domain; ``real_rows`` (ε = ∞ only) starts
+        from real training rows and is labelled so in the ledger.
+    event_policy : {"all_events", "fraction"}
+        Survival: every synthetic row is an event, or ``event_fraction`` of them are.
+    accountant : {"pld", "rdp"}
+    objective_weight : float
+        Weight of the private objective coordinate (0 disables the objective estimate).
+    n_public : int, optional
+        Public training-set size when the dataset does not declare one.
+    model_params : dict, optional
+    random_state : int or Generator
+    progress : bool
+        Show a progress bar over steps.
+    """
+
+    private = True
+
+    def __init__(
+        self,
+        *,
+        model: str = "decision_tree",
+        size: int = 10,
+        epsilon: float = 1.0,
+        delta: float = 1e-5,
+        steps: int = 200,
+        batch_size: float = 256,
+        sampling_rate: float | None = None,
+        directions: int = 8,
+        mu: float = 0.1,
+        clip: float = 1.0,
+        clip_mode: ClipMode = "vector",
+        optimizer: Literal["adam", "sgd"] = "adam",
+        lr: float = 0.05,
+        init: Literal["random", "real_rows"] = "random",
+        event_policy: Literal["all_events", "fraction"] = "all_events",
+        event_fraction: float = 1.0,
+        accountant: Literal["pld", "rdp"] = "pld",
+        objective_weight: float = 0.1,
+        n_public: int | None = None,
+        model_params: dict[str, Any] | None = None,
+        random_state: int | np.random.Generator | None = 0,
+        progress: bool = False,
+    ) -> None:
+        super().__init__(
+            model=model, size=size, epsilon=epsilon, delta=delta, random_state=random_state, model_params=model_params
+        )
+        self.steps = steps
+        self.batch_size = batch_size
+        self.sampling_rate = sampling_rate
+        self.directions = directions
+        self.mu = mu
+        self.clip = clip
+        self.clip_mode = clip_mode
+        self.optimizer = optimizer
+        self.lr = lr
+        self.init = init
+        self.event_policy = event_policy
+        self.event_fraction = event_fraction
+        self.accountant = accountant
+        self.objective_weight = objective_weight
+        self.n_public = n_public
+        self.progress = progress
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, dataset: Dataset) -> tuple[float, int]:
+        eps = _as_epsilon(self.epsilon)
+        if self.model not in MODELS:
+            MODELS.get(self.model)  # raises with the list of families
+        family = MODELS.get(self.model)
+        if family.task != dataset.task:
+            raise ValueError(
+                f"model {self.model!r} is a {family.task} family but dataset {dataset.name!r} is "
+                f"{dataset.task}; choose one of: {', '.join(n for n in MODELS.names() if MODELS.get(n).task == dataset.task)}"
+            )
+        n = self.n_public if self.n_public is not None else dataset.n_public
+        if n is None:
+            raise PrivacyParameterError(
+                f"dataset {dataset.name!r} does not declare its row count public; pass n_public= "
+                "(a public size) or declare public.n_rows in its schema"
+            )
+        q = self.sampling_rate if self.sampling_rate is not None else min(1.0, float(self.batch_size) / n)
+        validate_privacy_params(
+            epsilon=eps, delta=self.delta, sampling_rate=q, clip=self.clip, steps=self.steps, n=n
+        )
+        _check_choice("clip_mode", self.clip_mode, ("vector", "coordinate"))
+        _check_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        _check_choice("init", self.init, ("random", "real_rows"))
+        _check_choice("event_policy", self.event_policy, ("all_events", "fraction"))
+        _check_choice("accountant", self.accountant, ("pld", "rdp"))
+        if not (int(self.directions) >= 1):
+            raise ValueError(f"directions must be an integer >= 1, got {self.directions}")
+        if not (self.mu > 0):
+            raise ValueError(f"mu must be > 0 (smoothing radius in model-space units), got {self.mu}")
+        if not (self.lr > 0):
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.init == "real_rows" and math.isfinite(eps):
+            raise PrivacyParameterError(
+                "init='real_rows' copies real patients into the synthetic set and is allowed only "
+                f"at epsilon=inf (got epsilon={eps}); use init='random'"
+            )
+        if not 0.0 <= self.event_fraction <= 1.0:
+            raise ValueError(f"event_fraction must be in [0, 1], got {self.event_fraction}")
+        return q, n
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, dataset: Dataset) -> "DPZOCondenser":
+        """Learn the synthetic set from ``dataset`` (the private training split)."""
+        from tqdm.auto import tqdm
+
+        q, n = self._validate(dataset)
+        eps = _as_epsilon(self.epsilon)
+        private_run = math.isfinite(eps)
+        T, K, mu = int(self.steps), int(self.directions), float(self.mu)
+        m = self._n_synthetic(dataset.task)
+        schema = dataset.schema
+        encoder = dataset.encoder()
+        d = encoder.n_features_out
+        task = dataset.task
+
+        # independent streams: public (init, directions, model seeds), sampling, noise
+        root = np.random.SeedSequence(_entropy(self.random_state))
+        rng_public, rng_sample, rng_noise = (np.random.default_rng(s) for s in root.spawn(3))
+
+        # privacy calibration and ledger
+        ledger = PrivacyLedger(eps, self.delta, n_public=n)
+        if private_run:
+            sigma = calibrate_noise_multiplier(eps, self.delta, q, T, accountant=self.accountant)
+            spent = compute_epsilon(sigma, q, T, self.delta, accountant=self.accountant)
+            ledger.spend(
+                "dpzo_steps",
+                mechanism="poisson_subsampled_gaussian",
+                epsilon=spent,
+                delta=self.delta,
+                noise_multiplier=sigma,
+                sampling_rate=q,
+                steps=T,
+                accountant=self.accountant,
+                sensitivity=self.clip,
+                clip=self.clip,
+                directions=K,
+            )
+            clip = float(self.clip)
+        else:
+            sigma, clip = 0.0, math.inf
+            ledger.spend(
+                "dpzo_steps",
+                mechanism="none (epsilon=inf: no clipping, no noise)",
+                epsilon=math.inf,
+                delta=0.0,
+                noise_multiplier=0.0,
+                sampling_rate=q,
+                steps=T,
+                accountant=self.accountant,
+                init=self.init,
+            )
+
+        # public synthetic targets
+        grid = schema.outcome.time_grid() if task == "survival" else None
+        if task == "classification":
+            y_s = balanced_labels(int(self.size))
+            event_s = None
+        else:
+            n_events = m if self.event_policy == "all_events" else int(round(self.event_fraction * m))
+            event_s = np.zeros(m, dtype=np.int64)
+            event_s[:n_events] = 1
+            y_s = None
+            log_lo = math.log(grid[0] / 2.0)
+            log_hi = math.log(schema.outcome.horizon)
+
+        # parameters: model-space rows (+ a scaled log-time column for survival), in [-1, 1]-ish box
+        lower = encoder.lower_
+        upper = encoder.upper_
+        if task == "survival":
+            lower = np.append(lower, -1.0)
+            upper = np.append(upper, 1.0)
+        width = lower.size
+
+        if self.init == "real_rows":  # validated: epsilon = inf only
+            theta = self._real_row_start(dataset, m, rng_public, log_lo if task == "survival" else None,
+                                         log_hi if task == "survival" else None)
+        else:
+            theta = rng_public.uniform(lower, upper, size=(m, width))
+        theta = np.clip(theta, lower, upper)
+
+        private = PrivateRows(dataset)
+        if task == "classification":
+
+            def loss_fn(model, X, t):
+                return model.loss(X, t["y"])
+
+        else:
+
+            def loss_fn(model, X, t):
+                return model.loss(X, t["time"], t["event"], grid)
+
+        def fit_model(params: np.ndarray, seed: int):
+            mdl = make_model(self.model, random_state=seed, **(self.model_params or {}))
+            if task == "classification":
+                return mdl.fit(params, y_s)
+            X = params[:, :-1]
+            times = np.exp(log_lo + (params[:, -1] + 1.0) / 2.0 * (log_hi - log_lo))
+            return mdl.fit(X, times, event_s)
+
+        opt = _Adam(self.lr) if self.optimizer == "adam" else _SGD(self.lr)
+        history = DPZOHistory()
+        expected_batch = q * n
+        iterator = range(T)
+        if self.progress:
+            iterator = tqdm(iterator, desc=f"dpzo {dataset.name}/{self.model} ε={eps:g}", unit="step", leave=False)
+        self.n_model_fits_ = 0
+        for _ in iterator:
+            t0 = _time.perf_counter()
+            U = rng_public.standard_normal((K, m, width))
+            seeds = rng_public.integers(0, 2**31 - 1, size=K)
+            plus = [fit_model(np.clip(theta + mu * U[k], lower, upper), int(seeds[k])) for k in range(K)]
+            minus = [fit_model(np.clip(theta - mu * U[k], lower, upper), int(seeds[k])) for k in range(K)]
+            self.n_model_fits_ += 2 * K
+            G = privatized_zo_sum(
+                private,
+                loss_fn,
+                plus,
+                minus,
+                mu=mu,
+                clip=clip,
+                noise_multiplier=sigma,
+                sampling_rate=q,
+                sample_rng=rng_sample,
+                noise_rng=rng_noise,
+                clip_mode=self.clip_mode,
+                objective_weight=float(self.objective_weight),
+            )
+            grad = np.tensordot(G[:K], U, axes=(0, 0)) / (K * expected_batch)
+            theta = np.clip(opt.step(theta, grad), lower, upper)
+            if self.objective_weight > 0:
+                history.objective.append(float(G[K] / (self.objective_weight * expected_batch)))
+            history.step_seconds.append(_time.perf_counter() - t0)
+
+        # release
+        if task == "classification":
+            synthetic = SyntheticSet(X=theta, y=y_s)
+        else:
+            times = np.exp(log_lo + (theta[:, -1] + 1.0) / 2.0 * (log_hi - log_lo))
+            synthetic = SyntheticSet(X=theta[:, :-1], time=times, event=event_s)
+        self._set_release(synthetic, schema)
+        if self.init == "real_rows":
+            ledger.label = "non-private (epsilon=inf), warm start from real rows"
+        self.ledger_ = ledger
+        self.noise_multiplier_ = sigma
+        self.sampling_rate_ = q
+        self.history_ = history.objective
+        self.step_seconds_ = history.step_seconds
+        return self
+
+    def _real_row_start(self, dataset, m, rng, log_lo, log_hi) -> np.ndarray:
+        """ε = ∞ only: start from real training rows (class-balanced / random)."""
+        X_real = dataset.encoded()
+        if dataset.task == "classification":
+            idx = np.concatenate(
+                [rng.choice(np.flatnonzero(dataset.y == c), int(self.size), replace=True) for c in (0, 1)]
+            )
+            return X_real[idx].copy()
+        idx = rng.choice(dataset.n_rows, m, replace=False if m <= dataset.n_rows else True)
+        tau = 2.0 * (np.log(np.clip(dataset.time[idx], math.exp(log_lo), math.exp(log_hi))) - log_lo) / (log_hi - log_lo) - 1.0
+        return np.column_stack([X_real[idx], tau])
+
+
+def _as_epsilon(epsilon: float | str) -> float:
+    if isinstance(epsilon, str):
+        if epsilon.strip().lower() in ("inf", "infinity", "+inf"):
+            return math.inf
+        try:
+            return float(epsilon)
+        except ValueError:
+            raise PrivacyParameterError(f"epsilon must be a number > 0 or 'inf', got {epsilon!r}") from None
+    return float(epsilon)
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+def _entropy(random_state: int | np.random.Generator | None) -> int:
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    return 0 if random_state is None else int(random_state)
+
+
+__all__ = ["DPZOCondenser", "PrivateRows", "clipped_sum", "privatized_zo_sum", "per_example_vectors", "P_MIN"]

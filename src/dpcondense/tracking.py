@@ -1,0 +1,290 @@
+"""MLflow helpers for ``dpcondense run``: where runs are stored, and how one run is recorded.
+
+Two stores (the ``tracking`` config group):
+
+- ``local``: a SQLite database ``<root>/mlflow.db`` plus an artifact folder ``<root>/artifacts``,
+  both at absolute paths (``<root>`` = ``tracking.root``, else ``$DPCONDENSE_MLRUNS``, else
+  ``<project>/mlruns``). The database schema and the experiment are created by
+  :func:`prepare` — once, in the parent process of a sweep, under a file lock — because MLflow
+  creates a missing schema on first use and parallel workers racing to do so lose runs.
+- ``server``: a running ``mlflow server`` at ``tracking.uri`` or ``$MLFLOW_TRACKING_URI``,
+  checked with a ``/health`` request before any work.
+
+A run is identified by the tag ``identity`` (see :mod:`dpcondense.run`). Its status is the commit
+marker: a run is done only once it is ``FINISHED``, which is set after every metric and artifact
+is logged. A run left ``RUNNING`` (killed sweep) or ``FAILED`` is retried by the next launch, and
+the stale attempt is deleted when the retry starts, so each identity ends up present once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping
+
+from dpcondense.paths import PROJECT_ROOT
+
+if TYPE_CHECKING:  # mlflow takes seconds to import: only when a store is opened
+    from mlflow import MlflowClient
+
+#: MLflow's batch limits (params and tags per call, metrics per call)
+_MAX_PARAMS_PER_BATCH = 100
+_MAX_METRICS_PER_BATCH = 1000
+#: MLflow rejects longer tag values
+_MAX_TAG_CHARS = 5000
+
+TrackingKind = Literal["local", "server"]
+
+
+def disable_telemetry() -> None:
+    """Turn MLflow's usage telemetry off for this process and every worker it starts."""
+    os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    # schema creation logs every alembic migration step at INFO
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+disable_telemetry()
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used (the message names the URI or path)."""
+
+
+@dataclass(frozen=True)
+class TrackingTarget:
+    """Where runs go: a tracking URI, the artifact root of a local store, an experiment name."""
+
+    kind: TrackingKind
+    uri: str
+    experiment_name: str
+    root: Path | None = None
+    timeout: float = 10.0
+
+    @property
+    def artifact_root(self) -> Path | None:
+        return None if self.root is None else self.root / "artifacts"
+
+    def describe(self) -> str:
+        where = self.root / "mlflow.db" if self.root is not None else self.uri
+        return f"MLflow {self.kind} store {where}, experiment {self.experiment_name!r}"
+
+
+def target_from_config(tracking: Mapping[str, Any], experiment_name: str) -> TrackingTarget:
+    """Read the ``tracking`` config group (``kind: local`` or ``kind: server``).
+
+    Raises
+    ------
+    TrackingError
+        If ``kind`` is unknown, or a server store has no URI.
+    """
+    kind = tracking.get("kind")
+    if not experiment_name or not str(experiment_name).strip():
+        raise TrackingError("experiment_name must be a non-empty string")
+    if kind == "local":
+        root = tracking.get("root") or os.environ.get("DPCONDENSE_MLRUNS") or (PROJECT_ROOT / "mlruns")
+        root = Path(root).expanduser().resolve()
+        return TrackingTarget("local", f"sqlite:///{root / 'mlflow.db'}", str(experiment_name), root=root)
+    if kind == "server":
+        uri = tracking.get("uri") or os.environ.get("MLFLOW_TRACKING_URI")
+        if not uri:
+            raise TrackingError(
+                "tracking=server needs a server URL: set tracking.uri=http://HOST:PORT or the "
+                "MLFLOW_TRACKING_URI environment variable"
+            )
+        return TrackingTarget("server", str(uri).rstrip("/"), str(experiment_name), timeout=float(tracking.get("timeout", 10.0)))
+    raise TrackingError(f"tracking.kind must be 'local' or 'server', got {kind!r}")
+
+
+def check_server(target: TrackingTarget) -> None:
+    """Ask the server's ``/health`` endpoint; raise :class:`TrackingError` naming the URI if it does not answer."""
+    if not target.uri.startswith(("http://", "https://")):
+        raise TrackingError(f"tracking=server needs an http(s) URL, got {target.uri!r}")
+    url = f"{target.uri}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=target.timeout) as response:  # noqa: S310 - URL is the user's server
+            if response.status != 200:
+                raise TrackingError(f"MLflow tracking server {target.uri} answered {url} with HTTP {response.status}")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(
+            f"MLflow tracking server {target.uri} is unreachable ({reason}); start it (`mlflow server "
+            f"--host HOST --port PORT ...`) or point tracking.uri / MLFLOW_TRACKING_URI at a running one"
+        ) from None
+
+
+@contextlib.contextmanager
+def _store_lock(target: TrackingTarget) -> Iterator[None]:
+    """Exclusive lock around schema/experiment creation of a local store (no-op for a server)."""
+    if target.root is None:
+        yield
+        return
+    target.root.mkdir(parents=True, exist_ok=True)
+    with open(target.root / ".create.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _client(target: TrackingTarget) -> "MlflowClient":
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=target.uri)
+
+
+def prepare(target: TrackingTarget) -> "RunStore":
+    """Open the store, creating the database schema and the experiment if they are missing.
+
+    Call it in the parent process before parallel workers start; it is also safe (locked) when
+    several processes call it at once.
+
+    Raises
+    ------
+    TrackingError
+        If the server does not answer or the local folder cannot be written.
+    """
+    if target.kind == "server":
+        check_server(target)
+    try:
+        with _store_lock(target):
+            client = _client(target)
+            experiment = client.get_experiment_by_name(target.experiment_name)
+            if experiment is None:
+                experiment_id = _create_experiment(client, target)
+            elif experiment.lifecycle_stage == "deleted":
+                raise TrackingError(
+                    f"experiment {target.experiment_name!r} is deleted in {target.uri}; restore it "
+                    "(`mlflow experiments restore`) or choose another experiment_name"
+                )
+            else:
+                experiment_id = experiment.experiment_id
+    except OSError as exc:
+        raise TrackingError(f"cannot use the MLflow store at {target.root}: {exc}") from None
+    return RunStore(client, experiment_id, target)
+
+
+def _create_experiment(client: "MlflowClient", target: TrackingTarget) -> str:
+    from mlflow.exceptions import MlflowException
+
+    location = None
+    if target.artifact_root is not None:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", target.experiment_name)
+        location = (target.artifact_root / safe).as_uri()
+    try:
+        return client.create_experiment(target.experiment_name, artifact_location=location)
+    except MlflowException:
+        # created meanwhile by another process (server stores are not locked)
+        experiment = client.get_experiment_by_name(target.experiment_name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+class RunStore:
+    """The runs of one experiment: look up by identity, start, record, finish."""
+
+    def __init__(self, client: "MlflowClient", experiment_id: str, target: TrackingTarget) -> None:
+        self.client = client
+        self.experiment_id = experiment_id
+        self.target = target
+
+    # ------------------------------------------------------------------ queries
+    def runs(self, filter_string: str = "") -> list[Any]:
+        """Every active (not deleted) run of the experiment matching ``filter_string``."""
+        out: list[Any] = []
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], filter_string=filter_string, max_results=5000, page_token=token
+            )
+            out.extend(page)
+            token = page.token
+            if not token:
+                return out
+
+    def runs_of(self, identity: str) -> list[Any]:
+        return self.runs(f"tags.identity = '{identity}'")
+
+    def is_finished(self, identity: str) -> bool:
+        return any(r.info.status == "FINISHED" for r in self.runs_of(identity))
+
+    def status_by_identity(self) -> dict[str, str]:
+        """``identity -> status`` over active runs; FINISHED wins when an identity has several."""
+        status: dict[str, str] = {}
+        for run in self.runs():
+            identity = run.data.tags.get("identity")
+            if identity and status.get(identity) != "FINISHED":
+                status[identity] = run.info.status
+        return status
+
+    def error_of(self, identity: str) -> str:
+        for run in self.runs_of(identity):
+            if run.info.status == "FAILED":
+                return run.data.tags.get("error", "")
+        return ""
+
+    # ------------------------------------------------------------------ writing
+    def discard_unfinished(self, identity: str) -> int:
+        """Delete earlier attempts of ``identity`` that never finished (killed or failed)."""
+        stale = [r for r in self.runs_of(identity) if r.info.status != "FINISHED"]
+        for run in stale:
+            self.client.delete_run(run.info.run_id)
+        return len(stale)
+
+    def start(self, identity: str, *, tags: Mapping[str, str], params: Mapping[str, str], run_name: str) -> str:
+        from mlflow.entities import Param
+
+        run = self.client.create_run(self.experiment_id, tags={**tags, "identity": identity}, run_name=run_name)
+        run_id = run.info.run_id
+        items = [Param(k, v) for k, v in params.items()]
+        for i in range(0, len(items), _MAX_PARAMS_PER_BATCH):
+            self.client.log_batch(run_id, params=items[i : i + _MAX_PARAMS_PER_BATCH])
+        return run_id
+
+    def log_metrics(self, run_id: str, values: Mapping[str, float], *, curves: Mapping[str, list[float]] | None = None) -> None:
+        """Scalar metrics (step 0) and per-step curves (step = index)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, _finite_or_max(v), now, 0) for k, v in values.items()]
+        for key, curve in (curves or {}).items():
+            items.extend(Metric(key, _finite_or_max(v), now, step) for step, v in enumerate(curve))
+        for i in range(0, len(items), _MAX_METRICS_PER_BATCH):
+            self.client.log_batch(run_id, metrics=items[i : i + _MAX_METRICS_PER_BATCH])
+
+    def log_artifacts(self, run_id: str, folder: Path) -> None:
+        self.client.log_artifacts(run_id, str(folder))
+
+    def finish(self, run_id: str) -> None:
+        self.client.set_terminated(run_id, "FINISHED")
+
+    def fail(self, run_id: str, error: BaseException, traceback_text: str, *, status: str = "FAILED") -> None:
+        """Record the error (tag ``error`` + artifact ``error.txt``) and mark the run ``status``."""
+        message = f"{type(error).__name__}: {error}"
+        with contextlib.suppress(Exception):  # the store itself may be what failed
+            self.client.set_tag(run_id, "error", message[:_MAX_TAG_CHARS])
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / "error.txt").write_text(traceback_text)
+                self.client.log_artifact(run_id, str(Path(tmp) / "error.txt"))
+        with contextlib.suppress(Exception):
+            self.client.set_terminated(run_id, status)
+
+
+def _finite_or_max(value: float) -> float:
+    # MLflow stores ±inf as ±float max anyway; NaN is kept (it means "undefined" in our metrics)
+    value = float(value)
+    if math.isinf(value):
+        return math.copysign(1.7976931348623157e308, value)
+    return value
