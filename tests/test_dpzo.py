@@ -158,15 +158,51 @@ class RecordingDataset(Dataset):
         return object.__getattribute__(self, name)
 
 
-def test_real_rows_read_only_inside_privatized_function(datasets):
+PRIVATIZED = {"privatized_zo_sum", "privatized_class_means"}
+
+
+@pytest.mark.parametrize("options", [{}, {"init": "dp_mean", "bagging": 2}])
+def test_real_rows_read_only_inside_privatized_functions(datasets, options):
     src = small(datasets["pima_diabetes"], 200)
     rec = RecordingDataset(schema=src.schema, features=src.features, y=src.y, n_public=src.n_public)
     RecordingDataset.accesses = []
-    est = DPZOCondenser(model="decision_tree", size=3, epsilon=1.0, delta=1e-3, steps=4, directions=2, batch_size=50)
+    est = DPZOCondenser(model="decision_tree", size=3, epsilon=1.0, delta=1e-3, steps=4, directions=2, batch_size=50,
+                        **options)
     est.fit(rec)
     assert RecordingDataset.accesses, "the recorder saw nothing: the test would pass vacuously"
-    outside = [(n, s) for n, s in RecordingDataset.accesses if "privatized_zo_sum" not in s]
+    outside = [(n, s) for n, s in RecordingDataset.accesses if not PRIVATIZED & set(s)]
     assert not outside, outside[:3]
+
+
+def test_dp_mean_release_sensitivity(datasets):
+    from dpcondense.methods.dpzo import privatized_class_means
+
+    ds = small(datasets["support_mortality"], 120)
+    enc = ds.encoder()
+    kw = dict(epsilon=0.5, delta=1e-5)
+    # identical noise draws (same seed) -> the output difference is the pre-noise difference
+    a = privatized_class_means(PrivateRows(ds), enc.lower_, enc.upper_, noise_rng=np.random.default_rng(1), **kw)
+    b = privatized_class_means(PrivateRows(ds.subset(np.arange(1, ds.n_rows))), enc.lower_, enc.upper_,
+                               noise_rng=np.random.default_rng(1), **kw)
+    sums_a, counts_a, sigma, sens = a
+    radius = sens / math.sqrt(2)
+    diff = np.concatenate([(a[0] - b[0]).ravel(), radius * (a[1] - b[1])])
+    assert 0 < np.linalg.norm(diff) <= sens + 1e-9
+    from dpcondense.privacy import gaussian_mechanism_sigma
+
+    assert sigma == pytest.approx(gaussian_mechanism_sigma(0.5, 1e-5, sens))
+
+
+def test_budget_split_sums_to_target(datasets):
+    train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
+    est = DPZOCondenser(size=3, epsilon=2.0, steps=3, directions=2, init="dp_mean", init_budget_share=0.25).fit(train)
+    led = est.ledger_.to_dict()
+    by = {e["purpose"]: e for e in led["entries"]}
+    assert set(by) == {"init_dp_means", "dpzo_steps"}
+    assert by["init_dp_means"]["epsilon"] == pytest.approx(0.5)
+    assert by["init_dp_means"]["delta"] + by["dpzo_steps"]["delta"] <= 1e-5 * (1 + 1e-12)
+    total = sum(e["epsilon"] for e in led["entries"])
+    assert total <= 2.0 + 1e-9 and total == pytest.approx(led["epsilon"]) and total > 1.99
 
 
 # ------------------------------------------------------------------ releases

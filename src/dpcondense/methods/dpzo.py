@@ -33,6 +33,8 @@ from dpcondense.privacy import (
     PrivacyParameterError,
     calibrate_noise_multiplier,
     compute_epsilon,
+    gaussian_mechanism_sigma,
+    split_budget,
     validate_privacy_params,
 )
 
@@ -136,6 +138,58 @@ def privatized_zo_sum(
     return total
 
 
+def privatized_class_means(
+    private: PrivateRows,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    epsilon: float,
+    delta: float,
+    noise_rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Gaussian-mechanism release of per-stratum sums and counts of model-space rows.
+
+    Strata are the classes (classification) or the event indicator (survival). Each row is
+    clipped to the public box, so its norm is at most ``R = ||max(|lower|, |upper|)||``; the
+    release vector per row is ``[x_i, R]`` in its stratum's block, so one row changes the whole
+    release by at most ``R·√2`` (add/remove). Returns (noisy sums, noisy counts, σ, sensitivity).
+    """
+    X, targets = private.poisson_batch(1.0, np.random.default_rng(0))  # every row: no sampling
+    strata = targets["y"] if "y" in targets else targets["event"]
+    X = np.clip(X, lower, upper)
+    radius = float(np.linalg.norm(np.maximum(np.abs(lower), np.abs(upper))))
+    sensitivity = radius * math.sqrt(2.0)
+    sigma = gaussian_mechanism_sigma(epsilon, delta, sensitivity)
+    sums = np.stack([X[strata == c].sum(axis=0) for c in (0, 1)])
+    counts = np.array([(strata == c).sum() for c in (0, 1)], dtype=float) * radius
+    sums = sums + noise_rng.normal(0.0, sigma, size=sums.shape)
+    counts = (counts + noise_rng.normal(0.0, sigma, size=counts.shape)) / radius
+    return sums, counts, sigma, sensitivity
+
+
+class _Bagged:
+    """Average of models fitted on public bootstrap resamples of the synthetic rows.
+
+    Smooths the piecewise-constant loss of trees: averaged predictions are graded, so two-point
+    differences carry signal more often. The resamples come from public randomness and are
+    shared between the + and − fits (common random numbers).
+    """
+
+    def __init__(self, models: list, task: str) -> None:
+        self.models = models
+        self.task = task
+
+    def loss(self, X, *targets):
+        from dpcondense.models.base import classification_loss, survival_loss
+
+        if self.task == "classification":
+            p = np.mean([m.predict_proba(X)[:, 1] for m in self.models], axis=0)
+            return classification_loss(p, targets[0])
+        time, event, grid = targets
+        s = np.mean([m.predict_survival(X, grid) for m in self.models], axis=0)
+        return survival_loss(s, time, event, grid)
+
+
 @dataclass
 class _Adam:
     lr: float
@@ -201,9 +255,17 @@ class DPZOCondenser(CondensationMethod):
     clip_mode : {"vector", "coordinate"}
     optimizer : {"adam", "sgd"}
     lr : float
-    init : {"random", "real_rows"}
-        ``random`` draws rows uniformly in the public domain; ``real_rows`` (ε = ∞ only) starts
-        from real training rows and is labelled so in the ledger.
+    init : {"random", "dp_mean", "real_rows"}
+        ``random`` draws rows uniformly in the public domain; ``dp_mean`` spends
+        ``init_budget_share`` of (ε, δ) on Gaussian-mechanism class (or event-stratum) means and
+        starts from them plus public noise of scale ``init_spread``; ``real_rows`` (ε = ∞ only)
+        starts from real training rows and is labelled so in the ledger.
+    init_budget_share : float
+        Share of ε and δ spent on the ``dp_mean`` start (the rest goes to the ZO steps).
+    init_spread : float
+        Std of the public Gaussian noise around the DP means (model-space units).
+    bagging : int
+        Number of bootstrap fits averaged per perturbation (1 = the plain model).
     event_policy : {"all_events", "fraction"}
         Survival: every synthetic row is an event, or ``event_fraction`` of them are.
     accountant : {"pld", "rdp"}
@@ -235,7 +297,10 @@ class DPZOCondenser(CondensationMethod):
         clip_mode: ClipMode = "vector",
         optimizer: Literal["adam", "sgd"] = "adam",
         lr: float = 0.05,
-        init: Literal["random", "real_rows"] = "random",
+        init: Literal["random", "dp_mean", "real_rows"] = "random",
+        init_budget_share: float = 0.1,
+        init_spread: float = 0.3,
+        bagging: int = 1,
         event_policy: Literal["all_events", "fraction"] = "all_events",
         event_fraction: float = 1.0,
         accountant: Literal["pld", "rdp"] = "pld",
@@ -258,6 +323,9 @@ class DPZOCondenser(CondensationMethod):
         self.optimizer = optimizer
         self.lr = lr
         self.init = init
+        self.init_budget_share = init_budget_share
+        self.init_spread = init_spread
+        self.bagging = bagging
         self.event_policy = event_policy
         self.event_fraction = event_fraction
         self.accountant = accountant
@@ -288,7 +356,11 @@ class DPZOCondenser(CondensationMethod):
         )
         _check_choice("clip_mode", self.clip_mode, ("vector", "coordinate"))
         _check_choice("optimizer", self.optimizer, ("adam", "sgd"))
-        _check_choice("init", self.init, ("random", "real_rows"))
+        _check_choice("init", self.init, ("random", "dp_mean", "real_rows"))
+        if not 0.0 < self.init_budget_share < 1.0:
+            raise ValueError(f"init_budget_share must be in (0, 1), got {self.init_budget_share}")
+        if int(self.bagging) < 1:
+            raise ValueError(f"bagging must be an integer >= 1, got {self.bagging}")
         _check_choice("event_policy", self.event_policy, ("all_events", "fraction"))
         _check_choice("accountant", self.accountant, ("pld", "rdp"))
         if not (int(self.directions) >= 1):
@@ -327,14 +399,21 @@ class DPZOCondenser(CondensationMethod):
 
         # privacy calibration and ledger
         ledger = PrivacyLedger(eps, self.delta, n_public=n)
+        use_dp_init = self.init == "dp_mean"
         if private_run:
-            sigma = calibrate_noise_multiplier(eps, self.delta, q, T, accountant=self.accountant)
-            spent = compute_epsilon(sigma, q, T, self.delta, accountant=self.accountant)
+            if use_dp_init:
+                budget = split_budget(eps, self.delta, {"init": self.init_budget_share, "steps": 1.0 - self.init_budget_share})
+                eps_init, delta_init = budget["init"]
+                eps_steps, delta_steps = budget["steps"]
+            else:
+                eps_steps, delta_steps = eps, self.delta
+            sigma = _calibrate_cached(eps_steps, delta_steps, q, T, self.accountant)
+            spent = compute_epsilon(sigma, q, T, delta_steps, accountant=self.accountant)
             ledger.spend(
                 "dpzo_steps",
                 mechanism="poisson_subsampled_gaussian",
                 epsilon=spent,
-                delta=self.delta,
+                delta=delta_steps,
                 noise_multiplier=sigma,
                 sampling_rate=q,
                 steps=T,
@@ -379,14 +458,38 @@ class DPZOCondenser(CondensationMethod):
             upper = np.append(upper, 1.0)
         width = lower.size
 
+        private = PrivateRows(dataset)
         if self.init == "real_rows":  # validated: epsilon = inf only
             theta = self._real_row_start(dataset, m, rng_public, log_lo if task == "survival" else None,
                                          log_hi if task == "survival" else None)
+        elif use_dp_init:
+            theta = rng_public.uniform(lower, upper, size=(m, width))
+            feat_lo, feat_hi = encoder.lower_, encoder.upper_
+            if private_run:
+                sums, counts, sigma_init, sens = privatized_class_means(
+                    private, feat_lo, feat_hi, epsilon=eps_init, delta=delta_init, noise_rng=rng_noise
+                )
+                ledger.spend(
+                    "init_dp_means",
+                    mechanism="gaussian",
+                    epsilon=eps_init,
+                    delta=delta_init,
+                    noise_multiplier=sigma_init / sens,
+                    sensitivity=sens,
+                )
+            else:
+                sums, counts = _exact_means(private, feat_lo, feat_hi)
+            means = np.clip(sums / np.maximum(counts, 1.0)[:, None], feat_lo, feat_hi)
+            if task == "classification":
+                rows_mean = means[y_s]
+            else:  # strata = event indicator of each synthetic row
+                rows_mean = means[event_s]
+            d_feat = encoder.n_features_out
+            theta[:, :d_feat] = rows_mean + rng_public.normal(0.0, self.init_spread, size=(m, d_feat))
         else:
             theta = rng_public.uniform(lower, upper, size=(m, width))
         theta = np.clip(theta, lower, upper)
 
-        private = PrivateRows(dataset)
         if task == "classification":
 
             def loss_fn(model, X, t):
@@ -397,13 +500,24 @@ class DPZOCondenser(CondensationMethod):
             def loss_fn(model, X, t):
                 return model.loss(X, t["time"], t["event"], grid)
 
-        def fit_model(params: np.ndarray, seed: int):
+        def fit_one(params: np.ndarray, seed: int, rows: np.ndarray | None = None):
             mdl = make_model(self.model, random_state=seed, **(self.model_params or {}))
+            if rows is not None:
+                params = params[rows]
             if task == "classification":
-                return mdl.fit(params, y_s)
+                return mdl.fit(params, y_s if rows is None else y_s[rows])
             X = params[:, :-1]
             times = np.exp(log_lo + (params[:, -1] + 1.0) / 2.0 * (log_hi - log_lo))
-            return mdl.fit(X, times, event_s)
+            return mdl.fit(X, times, event_s if rows is None else event_s[rows])
+
+        n_bags = int(self.bagging)
+
+        def fit_model(params: np.ndarray, seed: int):
+            if n_bags == 1:
+                return fit_one(params, seed)
+            bag_rng = np.random.default_rng(seed)  # public; same for the + and − fits
+            return _Bagged([fit_one(params, seed + b, _stratified_bootstrap(bag_rng, y_s if task == "classification" else event_s))
+                            for b in range(n_bags)], task)
 
         opt = _Adam(self.lr) if self.optimizer == "adam" else _SGD(self.lr)
         history = DPZOHistory()
@@ -418,7 +532,7 @@ class DPZOCondenser(CondensationMethod):
             seeds = rng_public.integers(0, 2**31 - 1, size=K)
             plus = [fit_model(np.clip(theta + mu * U[k], lower, upper), int(seeds[k])) for k in range(K)]
             minus = [fit_model(np.clip(theta - mu * U[k], lower, upper), int(seeds[k])) for k in range(K)]
-            self.n_model_fits_ += 2 * K
+            self.n_model_fits_ += 2 * K * n_bags
             G = privatized_zo_sum(
                 private,
                 loss_fn,
@@ -466,6 +580,33 @@ class DPZOCondenser(CondensationMethod):
         idx = rng.choice(dataset.n_rows, m, replace=False if m <= dataset.n_rows else True)
         tau = 2.0 * (np.log(np.clip(dataset.time[idx], math.exp(log_lo), math.exp(log_hi))) - log_lo) / (log_hi - log_lo) - 1.0
         return np.column_stack([X_real[idx], tau])
+
+
+def _stratified_bootstrap(rng: np.random.Generator, strata: np.ndarray) -> np.ndarray:
+    """Bootstrap indices drawn within each stratum (keeps both classes in every bag)."""
+    out = [rng.choice(np.flatnonzero(strata == c), (strata == c).sum(), replace=True) for c in np.unique(strata)]
+    return np.sort(np.concatenate(out))
+
+
+def _exact_means(private: PrivateRows, lower: np.ndarray, upper: np.ndarray):
+    """ε = ∞ only: exact per-stratum sums and counts (no noise)."""
+    X, targets = private.poisson_batch(1.0, np.random.default_rng(0))
+    strata = targets["y"] if "y" in targets else targets["event"]
+    X = np.clip(X, lower, upper)
+    sums = np.stack([X[strata == c].sum(axis=0) for c in (0, 1)])
+    counts = np.array([(strata == c).sum() for c in (0, 1)], dtype=float)
+    return sums, counts
+
+
+_CALIBRATION_CACHE: dict[tuple, float] = {}
+
+
+def _calibrate_cached(epsilon: float, delta: float, q: float, steps: int, accountant: str) -> float:
+    """σ calibration is a pure function of public numbers; cache it across runs in a process."""
+    key = (float(epsilon), float(delta), float(q), int(steps), accountant)
+    if key not in _CALIBRATION_CACHE:
+        _CALIBRATION_CACHE[key] = calibrate_noise_multiplier(epsilon, delta, q, steps, accountant=accountant)
+    return _CALIBRATION_CACHE[key]
 
 
 def _as_epsilon(epsilon: float | str) -> float:
