@@ -69,21 +69,29 @@ class PrivateRows:
         return X[mask], {k: v[mask] for k, v in targets.items()}
 
 
-def clipped_sum(per_example: np.ndarray, clip: float, mode: ClipMode = "vector") -> np.ndarray:
+def clipped_sum(
+    per_example: np.ndarray, clip: float, mode: ClipMode = "vector", weights: np.ndarray | None = None
+) -> np.ndarray:
     """Sum of per-example vectors after clipping each to L2 norm ``clip`` (sensitivity ``clip``).
 
     ``mode="coordinate"`` clips each coordinate to ``clip/√K`` instead, which also bounds the
-    per-example L2 norm by ``clip``.
+    per-example L2 norm by ``clip``. ``weights`` (public, each in [0, 1]) scale the clipped
+    vectors, so the sensitivity stays ``clip``.
     """
     if per_example.size == 0:
         return np.zeros(per_example.shape[1])
+    if weights is not None:
+        if np.any(weights < 0) or np.any(weights > 1):
+            raise ValueError("per-example weights must lie in [0, 1] to keep the sensitivity at clip")
+    else:
+        weights = np.ones(len(per_example))
     if not np.isfinite(clip):
-        return per_example.sum(axis=0)
+        return (per_example * weights[:, None]).sum(axis=0)
     if mode == "coordinate":
         bound = clip / math.sqrt(per_example.shape[1])
-        return np.clip(per_example, -bound, bound).sum(axis=0)
+        return (np.clip(per_example, -bound, bound) * weights[:, None]).sum(axis=0)
     norms = np.linalg.norm(per_example, axis=1)
-    scale = np.minimum(1.0, clip / np.maximum(norms, 1e-300))
+    scale = np.minimum(1.0, clip / np.maximum(norms, 1e-300)) * weights
     return (per_example * scale[:, None]).sum(axis=0)
 
 
@@ -124,15 +132,20 @@ def privatized_zo_sum(
     noise_rng: np.random.Generator,
     clip_mode: ClipMode = "vector",
     objective_weight: float = 0.0,
+    stratum_weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """The only function that reads real rows: returns ``Σ_i clip(v_i) + N(0, σ²C²I)``.
 
     ``v_i`` holds patient i's K two-point loss differences and, if ``objective_weight > 0``, a
-    weighted mean loss used for the private objective estimate. Nothing else leaves.
+    weighted mean loss used for the private objective estimate. ``stratum_weights`` (public
+    numbers in [0, 1], one per class or event stratum) scale each clipped vector — a class-balanced
+    loss whose sensitivity stays ``C``. Nothing else leaves.
     """
     X, targets = private.poisson_batch(sampling_rate, sample_rng)
     vectors = per_example_vectors(loss_fn, models_plus, models_minus, X, targets, mu, objective_weight)
-    total = clipped_sum(vectors, clip, clip_mode)
+    strata = targets["y"] if "y" in targets else targets["event"]
+    weights = None if stratum_weights is None else np.asarray(stratum_weights, dtype=float)[strata]
+    total = clipped_sum(vectors, clip, clip_mode, weights)
     if noise_multiplier > 0:
         total = total + noise_rng.normal(0.0, noise_multiplier * clip, size=total.shape)
     return total
@@ -266,6 +279,10 @@ class DPZOCondenser(CondensationMethod):
         Std of the public Gaussian noise around the DP means (model-space units).
     bagging : int
         Number of bootstrap fits averaged per perturbation (1 = the plain model).
+    class_balance : bool
+        Weight each patient's clipped vector by ``min_c n_c / n_{class}`` using the noisy class
+        counts of the ``dp_mean`` release (no extra budget; requires ``init="dp_mean"``), so the
+        objective is a class-balanced loss with sensitivity still ``C``.
     event_policy : {"all_events", "fraction"}
         Survival: every synthetic row is an event, or ``event_fraction`` of them are.
     accountant : {"pld", "rdp"}
@@ -277,6 +294,10 @@ class DPZOCondenser(CondensationMethod):
     random_state : int or Generator
     progress : bool
         Show a progress bar over steps.
+    _unsafe_disable_noise : bool
+        TEST-ONLY. Runs with no noise and no clipping while the ledger still claims the
+        calibrated (ε, δ): a deliberately broken mechanism for the privacy audit's tests
+        (``dpcondense.audit``). Never set it in a real run.
     """
 
     private = True
@@ -301,6 +322,7 @@ class DPZOCondenser(CondensationMethod):
         init_budget_share: float = 0.1,
         init_spread: float = 0.3,
         bagging: int = 1,
+        class_balance: bool = False,
         event_policy: Literal["all_events", "fraction"] = "all_events",
         event_fraction: float = 1.0,
         accountant: Literal["pld", "rdp"] = "pld",
@@ -309,6 +331,7 @@ class DPZOCondenser(CondensationMethod):
         model_params: dict[str, Any] | None = None,
         random_state: int | np.random.Generator | None = 0,
         progress: bool = False,
+        _unsafe_disable_noise: bool = False,
     ) -> None:
         super().__init__(
             model=model, size=size, epsilon=epsilon, delta=delta, random_state=random_state, model_params=model_params
@@ -326,12 +349,14 @@ class DPZOCondenser(CondensationMethod):
         self.init_budget_share = init_budget_share
         self.init_spread = init_spread
         self.bagging = bagging
+        self.class_balance = class_balance
         self.event_policy = event_policy
         self.event_fraction = event_fraction
         self.accountant = accountant
         self.objective_weight = objective_weight
         self.n_public = n_public
         self.progress = progress
+        self._unsafe_disable_noise = _unsafe_disable_noise
 
     # ------------------------------------------------------------------ validation
     def _validate(self, dataset: Dataset) -> tuple[float, int]:
@@ -359,6 +384,10 @@ class DPZOCondenser(CondensationMethod):
         _check_choice("init", self.init, ("random", "dp_mean", "real_rows"))
         if not 0.0 < self.init_budget_share < 1.0:
             raise ValueError(f"init_budget_share must be in (0, 1), got {self.init_budget_share}")
+        if self.class_balance and self.init != "dp_mean":
+            raise ValueError(
+                "class_balance=True uses the DP class counts released by init='dp_mean'; set init='dp_mean'"
+            )
         if int(self.bagging) < 1:
             raise ValueError(f"bagging must be an integer >= 1, got {self.bagging}")
         _check_choice("event_policy", self.event_policy, ("all_events", "fraction"))
@@ -437,6 +466,9 @@ class DPZOCondenser(CondensationMethod):
                 init=self.init,
             )
 
+        if self._unsafe_disable_noise:  # test-only broken mechanism: the ledger above still claims ε
+            sigma, clip = 0.0, math.inf
+
         # public synthetic targets
         grid = schema.outcome.time_grid() if task == "survival" else None
         if task == "classification":
@@ -486,6 +518,10 @@ class DPZOCondenser(CondensationMethod):
                 rows_mean = means[event_s]
             d_feat = encoder.n_features_out
             theta[:, :d_feat] = rows_mean + rng_public.normal(0.0, self.init_spread, size=(m, d_feat))
+            noisy_counts = np.maximum(counts, 1.0)
+        stratum_weights = None
+        if self.class_balance:  # post-processing of the released noisy counts
+            stratum_weights = np.clip(noisy_counts.min() / noisy_counts, 0.01, 1.0)
         else:
             theta = rng_public.uniform(lower, upper, size=(m, width))
         theta = np.clip(theta, lower, upper)
@@ -546,6 +582,7 @@ class DPZOCondenser(CondensationMethod):
                 noise_rng=rng_noise,
                 clip_mode=self.clip_mode,
                 objective_weight=float(self.objective_weight),
+                stratum_weights=stratum_weights,
             )
             grad = np.tensordot(G[:K], U, axes=(0, 0)) / (K * expected_batch)
             theta = np.clip(opt.step(theta, grad), lower, upper)

@@ -1,0 +1,44 @@
+"""``dpcondense reference``: the full-data reference table (every family on the full training split)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dpcondense.paths import RESULTS_DIR
+from dpcondense.reference import jsonable_record, reference_markdown, reference_table
+
+DEFAULT_OUT = RESULTS_DIR / "reference_full_data.md"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reference",
+        help="train every applicable model family on each dataset's full training split (the upper reference)",
+        description=(
+            "Train every model family whose task matches the dataset on the full training split, for seeds "
+            "0..N-1 (seed = split seed = model seed), and score it on the test split."
+        ),
+    )
+    p.add_argument("--dataset", action="append", default=None, metavar="NAME", help="restrict to this dataset (repeatable)")
+    p.add_argument("--model", action="append", default=None, metavar="NAME", help="restrict to this model family (repeatable)")
+    p.add_argument("--seeds", type=int, default=5, metavar="N", help="number of seeds 0..N-1 (default 5)")
+    p.add_argument("--json", action="store_true", help="print one JSON record per (dataset, model) instead of the table")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"Markdown report (default {DEFAULT_OUT.relative_to(RESULTS_DIR.parent)})")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    records = reference_table(args.dataset, args.model, args.seeds, progress=not args.no_progress)
+    text = reference_markdown(records)
+    if args.json:
+        print(json.dumps([jsonable_record(r) for r in records], indent=2))
+    else:
+        print(text, end="")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    return 0
