@@ -20,6 +20,7 @@ from dpcondense.data import train_test_split
 from dpcondense.datasets import load_dataset
 from dpcondense.evaluate import evaluate_release
 from dpcondense.methods import make_method
+from dpcondense.metrics import PRIMARY_METRIC
 from dpcondense.tables import markdown_table
 
 CONFIGS = {
@@ -27,6 +28,11 @@ CONFIGS = {
     "dp_mean": {"init": "dp_mean", "init_budget_share": 0.3},
     "bagging3": {"bagging": 3},
     "dp_mean+bagging3": {"init": "dp_mean", "init_budget_share": 0.3, "bagging": 3},
+    "dp_mean+balance": {"init": "dp_mean", "init_budget_share": 0.3, "class_balance": True},
+    "dp_mean+balance+leaf3": {"init": "dp_mean", "init_budget_share": 0.3, "class_balance": True,
+                              "model_params": {"min_samples_leaf": 3}},
+    "dp_mean+balance+leaf3+bag3": {"init": "dp_mean", "init_budget_share": 0.3, "class_balance": True,
+                                   "model_params": {"min_samples_leaf": 3}, "bagging": 3},
 }
 
 
@@ -44,15 +50,17 @@ def main() -> None:
         for seed in range(a.seeds):
             train, _ = train_test_split(load_dataset(name), seed=seed)
             fit, val = train_test_split(train, seed=1000 + seed)
+            key = PRIMARY_METRIC[train.task]
+            size = 10 if train.task == "classification" else 50
             for ref in ("random_subset", "full_data"):
-                est = make_method(ref, model=a.model, size=10, random_state=seed).fit(fit)
-                auc = evaluate_release(est.synthetic_encoded_, fit, val, a.model, random_state=seed)["auroc"]
+                est = make_method(ref, model=a.model, size=size, random_state=seed).fit(fit)
+                auc = evaluate_release(est.synthetic_encoded_, fit, val, a.model, random_state=seed)[key]
                 records.append({"dataset": name, "seed": seed, "config": ref, "epsilon": None, "auroc": auc, "seconds": 0})
             for eps in a.epsilons:
                 for cname in a.configs:
                     t0 = time.perf_counter()
-                    est = make_method("dpzo", model=a.model, size=10, epsilon=eps, random_state=seed, **CONFIGS[cname]).fit(fit)
-                    auc = evaluate_release(est.synthetic_encoded_, fit, val, a.model, random_state=seed)["auroc"]
+                    est = make_method("dpzo", model=a.model, size=size, epsilon=eps, random_state=seed, **CONFIGS[cname]).fit(fit)
+                    auc = evaluate_release(est.synthetic_encoded_, fit, val, a.model, random_state=seed)[key]
                     records.append({"dataset": name, "seed": seed, "config": cname, "epsilon": eps, "auroc": auc,
                                     "seconds": time.perf_counter() - t0})
                     print(records[-1], flush=True)
@@ -63,7 +71,7 @@ def main() -> None:
     for ds, cfg, eps in keys:
         v = [r["auroc"] for r in records if r["dataset"] == ds and r["config"] == cfg and (r["epsilon"] if r["epsilon"] is not None else -1) == eps]
         rows.append([ds, cfg, "—" if eps == -1 else eps, f"{np.mean(v):.3f} ± {np.std(v):.3f}", len(v)])
-    print(markdown_table(["dataset", "config", "ε", "val AUROC", "n"], rows))
+    print(markdown_table(["dataset", "config", "ε", "validation metric (AUROC / C-index)", "n"], rows))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ ACCOUNTANTS: tuple[str, ...] = ("pld", "rdp")
 #: Largest width of the PLD accountant's privacy-loss grid. The PLD bound is pessimistic (a
 #: valid upper bound) at any width, but per-step rounding adds up over T steps, so the width
 #: must be small next to the per-step loss scale; see :func:`pld_discretization_interval`.
-PLD_VALUE_DISCRETIZATION_INTERVAL = 1e-3
+PLD_MAX_DISCRETIZATION_INTERVAL = 1e-2
 #: Smallest width the adaptive rule picks (finer grids cost time for no visible gain).
 PLD_MIN_DISCRETIZATION_INTERVAL = 1e-5
 
@@ -291,14 +291,16 @@ def make_dp_event(
 
 
 def pld_discretization_interval(noise_multiplier: float, sampling_rate: float) -> float:
-    """Default PLD grid width: a tenth of the per-step privacy-loss scale, in [1e-5, 1e-3].
+    """Default PLD grid width: 1/20 of the per-step privacy-loss scale, within [1e-5, 1e-2].
 
     One subsampled Gaussian step moves the privacy loss by about ``q * expm1(1 / sigma)``
     (a noise draw one standard deviation from the mean). A grid much coarser than that is
-    rounded up at every step and inflates epsilon (with a fixed 1e-3 grid, sigma = 20,
-    q = 0.01, T = 2000 gives 0.088 instead of 0.066), while a finer grid is cheap exactly in
-    that regime because the loss distribution is narrow. Measured over T <= 2000,
-    q in [0.01, 0.1]: epsilon within 0.5% of a 100x finer grid, under 0.5 s per call.
+    rounded up at every step and inflates epsilon (a fixed 1e-3 grid gives 0.088 instead of
+    0.066 for sigma = 20, q = 0.01, T = 2000), while a fine grid is cheap exactly in that
+    regime because the loss distribution is narrow; at small sigma the distribution is wide
+    and a coarser grid loses nothing. Measured over T in [1, 2000], q in [0.01, 0.1],
+    sigma in [0.45, 50]: epsilon within 0.06% of a 10x finer grid
+    (benchmarks/results/privacy.md).
 
     Parameters
     ----------
@@ -313,7 +315,7 @@ def pld_discretization_interval(noise_multiplier: float, sampling_rate: float) -
         The grid width for ``value_discretization_interval``.
     """
     scale = sampling_rate * math.expm1(min(1.0 / noise_multiplier, 700.0))
-    return min(PLD_VALUE_DISCRETIZATION_INTERVAL, max(PLD_MIN_DISCRETIZATION_INTERVAL, scale / 10))
+    return min(PLD_MAX_DISCRETIZATION_INTERVAL, max(PLD_MIN_DISCRETIZATION_INTERVAL, scale / 20))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -329,6 +331,10 @@ def _epsilon(
         return math.inf
     if math.isinf(noise_multiplier):
         return 0.0
+    if accountant == "pld" and sampling_rate == 1:
+        # T full-batch Gaussian steps are exactly one Gaussian step with noise sigma / sqrt(T),
+        # whose privacy loss distribution is known in closed form: no discretisation needed.
+        return epsilon_gaussian(noise_multiplier / math.sqrt(steps), delta)
     event = make_dp_event(noise_multiplier, sampling_rate, steps)
     if accountant == "pld":
         acc: dp_accounting.PrivacyAccountant = pld_privacy_accountant.PLDAccountant(
@@ -349,6 +355,21 @@ def clear_accounting_cache() -> None:
     _epsilon.cache_clear()
 
 
+def _check_grid(value_discretization_interval: float | None) -> float | None:
+    if value_discretization_interval is None:
+        return None
+    return _check_positive(value_discretization_interval, "value_discretization_interval")
+
+
+def _grid(sigma: float, q: float, accountant: str, fixed: float | None) -> float:
+    """PLD grid width for one evaluation (a constant for RDP, where it is unused)."""
+    if fixed is not None:
+        return fixed
+    if accountant == "rdp" or not 0 < sigma < math.inf:
+        return PLD_MAX_DISCRETIZATION_INTERVAL
+    return pld_discretization_interval(sigma, q)
+
+
 def compute_epsilon(
     noise_multiplier: float,
     sampling_rate: float,
@@ -365,8 +386,9 @@ def compute_epsilon(
     noise_multiplier : float
         ``sigma`` = noise std / L2 sensitivity, ``>= 0``. ``0`` means no noise (epsilon = inf).
     sampling_rate : float
-        Poisson sampling rate ``q`` in ``(0, 1]``. ``q = 1`` is accounted as the plain Gaussian
-        mechanism.
+        Poisson sampling rate ``q`` in ``(0, 1]``. ``q = 1`` is the plain Gaussian mechanism:
+        RDP accounts ``GaussianDpEvent``; PLD uses the exact closed form (analytic Gaussian
+        with noise multiplier ``sigma / sqrt(T)``, see :func:`epsilon_gaussian`).
     steps : int
         Number of steps ``T >= 1``.
     delta : float
@@ -393,13 +415,8 @@ def compute_epsilon(
     t = _check_steps(steps)
     d = _check_delta(delta)
     acc = _check_accountant(accountant)
-    if value_discretization_interval is not None:
-        vdi = _check_positive(value_discretization_interval, "value_discretization_interval")
-    elif acc == "pld" and 0 < sigma < math.inf:
-        vdi = pld_discretization_interval(sigma, q)
-    else:
-        vdi = PLD_VALUE_DISCRETIZATION_INTERVAL  # unused
-    return _epsilon(sigma, q, t, d, acc, vdi)
+    fixed = _check_grid(value_discretization_interval)
+    return _epsilon(sigma, q, t, d, acc, _grid(sigma, q, acc, fixed))
 
 
 def calibrate_noise_multiplier(
@@ -414,10 +431,10 @@ def calibrate_noise_multiplier(
 ) -> float:
     """Smallest noise multiplier whose T-step epsilon meets the target.
 
-    Brent's method on ``compute_epsilon(sigma) - target`` finds the crossing (for PLD first on a
-    10x coarser grid, then on the requested one), and the result is certified: the returned
-    ``sigma`` satisfies ``compute_epsilon(sigma) <= target`` and ``compute_epsilon(s) > target``
-    for an evaluated ``s >= sigma - tol``, so it is minimal to ``tol``.
+    Brent's method on ``compute_epsilon(sigma) - target`` finds the crossing, and the result is
+    certified: the returned ``sigma`` satisfies ``compute_epsilon(sigma) <= target`` and
+    ``compute_epsilon(s) > target`` for an evaluated ``s >= sigma - tol``, so it is minimal to
+    ``tol``. Evaluations use the same accountant and grid as :func:`compute_epsilon`.
 
     Parameters
     ----------
@@ -454,64 +471,37 @@ def calibrate_noise_multiplier(
     d = _check_delta(delta)
     acc = _check_accountant(accountant)
     tol = _check_positive(tol, "tol")
-    fixed_vdi = (
-        None
-        if value_discretization_interval is None
-        else _check_positive(value_discretization_interval, "value_discretization_interval")
-    )
+    fixed = _check_grid(value_discretization_interval)
     if math.isinf(target):
         return 0.0
 
-    def grid(sigma: float) -> float:
-        if fixed_vdi is not None:
-            return fixed_vdi
-        if acc == "rdp":
-            return PLD_VALUE_DISCRETIZATION_INTERVAL  # unused by RDP; keeps cache keys shared
-        return pld_discretization_interval(sigma, q)
-
     def eps(sigma: float) -> float:
-        return _epsilon(sigma, q, t, d, acc, grid(sigma)) if sigma > 0 else math.inf
+        return _epsilon(sigma, q, t, d, acc, _grid(sigma, q, acc, fixed))
 
-    if acc == "rdp":
-        lo, hi = _bracket_from(eps, target, 1.0, factor=2.0)
-        return _certified_crossing(eps, target, lo, hi, tol)
-
-    # PLD evaluations get slow at small sigma and fine grids: locate the crossing on a 10x
-    # coarser grid first, then search a narrow bracket around it on the requested grid.
-    def eps_coarse(sigma: float) -> float:
-        return _epsilon(sigma, q, t, d, acc, 10 * grid(sigma)) if sigma > 0 else math.inf
-
-    lo, hi = _bracket_from(eps_coarse, target, 1.0, factor=2.0)
-    guess = _certified_crossing(eps_coarse, target, lo, hi, max(tol, 1e-3))
-    lo, hi = _bracket_from(eps, target, guess, factor=1.01, accelerate=True)
+    lo, hi = _bracket_from(eps, target, 1.0, factor=2.0)
     return _certified_crossing(eps, target, lo, hi, tol)
 
 
-def _bracket_from(
-    eps: Any, target: float, start: float, *, factor: float, accelerate: bool = False
-) -> tuple[float, float]:
+def _bracket_from(eps: Any, target: float, start: float, *, factor: float) -> tuple[float, float]:
     """(lo, hi) with eps(lo) > target >= eps(hi), searching geometrically from ``start``.
 
-    With ``accelerate`` the step factor squares after every miss, so a good ``start`` costs
-    two evaluations and a poor one only a few more. ``lo`` is 0 (where epsilon is infinite)
-    when even sigma = 1e-3 meets the target.
+    ``lo`` is 0 (where epsilon is infinite) when even sigma = 1e-3 meets the target.
     """
-    hi, step = start, factor
+    hi = start
     if eps(hi) > target:
         while True:
-            lo, hi = hi, hi * step
+            lo, hi = hi, hi * factor
             if hi > 2.0**30:
                 raise RuntimeError(f"no noise_multiplier <= 2**30 reaches epsilon={target}")
             if eps(hi) <= target:
                 return lo, hi
-            step = step * step if accelerate else step
     while True:
-        lo = hi / step
+        lo = hi / factor
         if lo < 1e-3:  # a budget this large needs (almost) no noise
             return 0.0, hi
         if eps(lo) > target:
             return lo, hi
-        hi, step = lo, (step * step if accelerate else step)
+        hi = lo
 
 
 def _certified_crossing(eps: Any, target: float, lo: float, hi: float, tol: float) -> float:

@@ -282,7 +282,7 @@ class DPZOCondenser(CondensationMethod):
     class_balance : bool
         Weight each patient's clipped vector by ``min_c n_c / n_{class}`` using the noisy class
         counts of the ``dp_mean`` release (no extra budget; requires ``init="dp_mean"``), so the
-        objective is a class-balanced loss with sensitivity still ``C``.
+        objective is a class-balanced loss with sensitivity still ``C``. Ignored for survival.
     event_policy : {"all_events", "fraction"}
         Survival: every synthetic row is an event, or ``event_fraction`` of them are.
     accountant : {"pld", "rdp"}
@@ -292,12 +292,16 @@ class DPZOCondenser(CondensationMethod):
         Public training-set size when the dataset does not declare one.
     model_params : dict, optional
     random_state : int or Generator
+    public_seed : int, optional
+        Seed of the public stream alone (initial rows, directions, model seeds); ``None`` derives
+        it from ``random_state`` with the sampling and noise streams. The privacy argument holds
+        for any fixed public randomness, so the audit fixes it across runs (stronger attacker).
     progress : bool
         Show a progress bar over steps.
     _unsafe_disable_noise : bool
-        TEST-ONLY. Runs with no noise and no clipping while the ledger still claims the
-        calibrated (ε, δ): a deliberately broken mechanism for the privacy audit's tests
-        (``dpcondense.audit``). Never set it in a real run.
+        TEST-ONLY. Runs with no noise (ZO steps and ``dp_mean`` start) and no clipping while the
+        ledger still claims the calibrated (ε, δ): a deliberately broken mechanism for the
+        privacy audit's tests (``dpcondense.audit``). Never set it in a real run.
     """
 
     private = True
@@ -318,11 +322,11 @@ class DPZOCondenser(CondensationMethod):
         clip_mode: ClipMode = "vector",
         optimizer: Literal["adam", "sgd"] = "adam",
         lr: float = 0.05,
-        init: Literal["random", "dp_mean", "real_rows"] = "random",
-        init_budget_share: float = 0.1,
+        init: Literal["random", "dp_mean", "real_rows"] = "dp_mean",
+        init_budget_share: float = 0.3,
         init_spread: float = 0.3,
         bagging: int = 1,
-        class_balance: bool = False,
+        class_balance: bool = True,
         event_policy: Literal["all_events", "fraction"] = "all_events",
         event_fraction: float = 1.0,
         accountant: Literal["pld", "rdp"] = "pld",
@@ -331,6 +335,7 @@ class DPZOCondenser(CondensationMethod):
         model_params: dict[str, Any] | None = None,
         random_state: int | np.random.Generator | None = 0,
         progress: bool = False,
+        public_seed: int | None = None,
         _unsafe_disable_noise: bool = False,
     ) -> None:
         super().__init__(
@@ -356,6 +361,7 @@ class DPZOCondenser(CondensationMethod):
         self.objective_weight = objective_weight
         self.n_public = n_public
         self.progress = progress
+        self.public_seed = public_seed
         self._unsafe_disable_noise = _unsafe_disable_noise
 
     # ------------------------------------------------------------------ validation
@@ -384,9 +390,11 @@ class DPZOCondenser(CondensationMethod):
         _check_choice("init", self.init, ("random", "dp_mean", "real_rows"))
         if not 0.0 < self.init_budget_share < 1.0:
             raise ValueError(f"init_budget_share must be in (0, 1), got {self.init_budget_share}")
-        if self.class_balance and self.init != "dp_mean":
+        if (self.class_balance and dataset.task == "classification" and self.init != "dp_mean"
+                and math.isfinite(eps)):
             raise ValueError(
-                "class_balance=True uses the DP class counts released by init='dp_mean'; set init='dp_mean'"
+                "class_balance=True uses the DP class counts released by init='dp_mean'; set "
+                f"init='dp_mean' or class_balance=false (got init={self.init!r})"
             )
         if int(self.bagging) < 1:
             raise ValueError(f"bagging must be an integer >= 1, got {self.bagging}")
@@ -425,6 +433,8 @@ class DPZOCondenser(CondensationMethod):
         # independent streams: public (init, directions, model seeds), sampling, noise
         root = np.random.SeedSequence(_entropy(self.random_state))
         rng_public, rng_sample, rng_noise = (np.random.default_rng(s) for s in root.spawn(3))
+        if self.public_seed is not None:
+            rng_public = np.random.default_rng(np.random.SeedSequence(int(self.public_seed)).spawn(1)[0])
 
         # privacy calibration and ledger
         ledger = PrivacyLedger(eps, self.delta, n_public=n)
@@ -509,6 +519,8 @@ class DPZOCondenser(CondensationMethod):
                     noise_multiplier=sigma_init / sens,
                     sensitivity=sens,
                 )
+                if self._unsafe_disable_noise:  # test-only: exact means, the ledger keeps its claim
+                    sums, counts = _exact_means(private, feat_lo, feat_hi)
             else:
                 sums, counts = _exact_means(private, feat_lo, feat_hi)
             means = np.clip(sums / np.maximum(counts, 1.0)[:, None], feat_lo, feat_hi)
@@ -519,12 +531,15 @@ class DPZOCondenser(CondensationMethod):
             d_feat = encoder.n_features_out
             theta[:, :d_feat] = rows_mean + rng_public.normal(0.0, self.init_spread, size=(m, d_feat))
             noisy_counts = np.maximum(counts, 1.0)
-        stratum_weights = None
-        if self.class_balance:  # post-processing of the released noisy counts
-            stratum_weights = np.clip(noisy_counts.min() / noisy_counts, 0.01, 1.0)
         else:
             theta = rng_public.uniform(lower, upper, size=(m, width))
         theta = np.clip(theta, lower, upper)
+
+        stratum_weights = None
+        if self.class_balance and task == "classification":  # post-processing of the released noisy counts
+            if not use_dp_init:  # epsilon = inf (validated): exact counts
+                noisy_counts = np.maximum(_exact_means(private, encoder.lower_, encoder.upper_)[1], 1.0)
+            stratum_weights = np.clip(noisy_counts.min() / noisy_counts, 0.01, 1.0)
 
         if task == "classification":
 
