@@ -26,7 +26,19 @@ test-fast: setup
 datasets: setup
 	$(BIN)/dpcondense datasets --out results/datasets.md
 
-reproduce: setup datasets
+# The quickstart end to end: sweep on the local MLflow store (mlruns/) with all cores (JOBS=-1),
+# then every table and figure into results/quickstart/ (finished runs are skipped on a re-run).
+JOBS ?= -1
+REFERENCE := results/reference_full_data.json
+
+reproduce: setup datasets $(REFERENCE)
+	$(BIN)/dpcondense run -m experiment=quickstart progress=false hydra.launcher.n_jobs=$(JOBS)
+	$(BIN)/dpcondense report --experiment quickstart --out results/quickstart --reference $(REFERENCE)
+
+# full-data reference (every dataset x family, 5 seeds): made once, then reused (dvc stage `reference`)
+$(REFERENCE): | setup
+	$(BIN)/dpcondense reference --no-progress --json --out results/reference_full_data.md > $@.tmp
+	mv $@.tmp $@
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

@@ -349,3 +349,17 @@ def test_condense_cli_bad_epsilon_leaves_nothing(tmp_path):
     assert r.returncode != 0 and "epsilon" in r.stderr
     assert not out.exists()
     assert not list(tmp_path.iterdir())
+
+
+def test_objective_coordinate_is_not_biased_by_clipping(datasets):
+    ds = small(datasets["breast_cancer_wisconsin"], 60)
+    plus, minus = _fitted_pairs("classification", ds.encoder().n_features_out, K=3)
+
+    def loss_fn(model, X, t):
+        return model.loss(X, t["y"])
+
+    out = _pre_noise_sum(ds, plus, minus, 1.0, loss_fn)  # μ = 0.01: gradient part heavily clipped
+    X = ds.encoded()
+    mean_loss = np.mean([(p.loss(X, ds.y) + m.loss(X, ds.y)) / 2 for p, m in zip(plus, minus)], axis=0)
+    assert out[-1] == pytest.approx(0.1 * mean_loss.sum(), rel=1e-9)
+    assert np.linalg.norm(out[:-1]) <= ds.n_rows * 1.0

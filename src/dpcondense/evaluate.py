@@ -35,11 +35,15 @@ def evaluate_release(
     """Fit ``model`` on the released rows and score it on the test split.
 
     ``train`` supplies only the reference outcome needed by Uno's C-index and the IBS censoring
-    weights (evaluation, never part of a release).
+    weights (evaluation, never part of a release). A release that carries a ``released_model``
+    (a model release such as ``dp_direct``'s) is scored as is; ``model`` is then not fitted.
     """
     check_eval_model(model, test.task)
     mdl = make_model(model, random_state=random_state, **(model_params or {}))
     X_test = test.encoded()
+    released_model = getattr(release, "released_model", None)
+    if released_model is not None:  # a model release (dp_direct): score the released model as is
+        return classification_metrics(test.y, released_model.predict_proba(X_test)[:, 1])
     if test.task == "classification":
         mdl.fit(release.X, release.y)
         return classification_metrics(test.y, mdl.predict_proba(X_test)[:, 1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dpcondense.data import train_test_split
+from dpcondense.data import Dataset, train_test_split
 from dpcondense.datasets import load_dataset
 from dpcondense.evaluate import evaluate_release
 from dpcondense.methods import make_method
@@ -13,7 +13,8 @@ from dpcondense.methods import make_method
 
 def condense(
     *,
-    dataset_name: str,
+    dataset_name: str | None = None,
+    dataset: Dataset | None = None,
     method: str,
     model: str,
     eval_models: list[str],
@@ -28,9 +29,14 @@ def condense(
     """Split, condense, evaluate. Returns the release, ledger, metrics and timings.
 
     ``eval_model_params`` maps an eval model name to its hyperparameters (default: the family's).
+    Give exactly one of ``dataset_name`` (a built-in dataset) or ``dataset`` (a loaded
+    :class:`~dpcondense.data.Dataset`, e.g. a custodian's CSV); both take the same split.
     """
+    if (dataset is None) == (dataset_name is None):
+        raise ValueError("condense() needs exactly one of dataset_name= or dataset=")
     eval_params = eval_model_params or {}
-    dataset = load_dataset(dataset_name)
+    if dataset is None:
+        dataset = load_dataset(dataset_name)
     train, test = train_test_split(dataset, seed=seed)
     est = make_method(
         method, model=model, size=size, epsilon=epsilon, delta=delta, random_state=seed, **(method_params or {})
@@ -56,7 +62,7 @@ def condense(
         "metrics": metrics,
         "wall_seconds": wall,
         "config": {
-            "dataset": dataset_name,
+            "dataset": dataset_name or dataset.name,
             "method": method,
             "model": model,
             "eval_models": eval_models,

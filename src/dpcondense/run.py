@@ -6,10 +6,12 @@
 
 The run identity is the SHA-256 of the *normalised* run configuration (:class:`RunSpec`): task
 defaults filled in (``model``, ``eval_model``, ``size``), numbers parsed, and every key that only
-says where or how to report left out (``tracking``, ``experiment_name``, ``progress``, the
-``hydra`` node, the dataset card's prose). So ``size=null`` and ``size=10`` on a classification
-dataset are the same run, and moving the store does not re-run anything. If MLflow already holds a
-``FINISHED`` run with that identity, the run is skipped.
+says where or how to report left out (``tracking``, ``experiment_name``, ``progress``,
+``dry_run``, the ``hydra`` node, the dataset card's prose). So ``size=null`` and ``size=10`` on a
+classification dataset are the same run, and moving the store re-runs nothing. If MLflow already
+holds a ``FINISHED`` run with that identity, the run is skipped. The git commit is a tag, not part
+of the identity: new code does not invalidate finished runs (change ``IDENTITY_VERSION`` or the
+experiment name to force a re-run).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from dpcondense.paths import CONF_DIR, PROJECT_ROOT
 #: bump when the meaning of RunSpec changes, so old and new identities never collide
 IDENTITY_VERSION = 1
 #: keys of the composed config that say where or how to report, never what is computed
-OUTPUT_ONLY_KEYS = ("tracking", "experiment_name", "progress", "hydra")
+OUTPUT_ONLY_KEYS = ("tracking", "experiment_name", "progress", "dry_run", "hydra")
 #: dataset-schema keys that change what is computed (the card and description are prose)
 _SCHEMA_KEYS = ("name", "task", "public", "features", "outcome")
 #: method arguments set from other config keys, not from ``method.params``
@@ -143,15 +145,15 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
         ``epsilon <= 0``, ``delta`` outside ``(0, 1/n)``, ``size < 1``, a bad seed, or a method
         parameter the method does not take.
     """
-    from dpcondense.commands.condense import default_model, default_size
+    from dpcondense.commands.condense import default_size
     from dpcondense.datasets import DATASETS
-    from dpcondense.evaluate import check_eval_model
-    from dpcondense.methods import METHODS
-    from dpcondense.models import MODELS
     from dpcondense.privacy import PrivacyParameterError, parse_epsilon, validate_privacy_params
 
-    conf = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    conf.pop("hydra", None)
+    if isinstance(cfg, DictConfig):
+        # a sweep job's config still holds the hydra node, whose interpolations need a running job
+        conf = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    else:
+        conf = {k: v for k, v in cfg.items() if k != "hydra"}
 
     dataset_cfg = conf.get("dataset") or {}
     dataset, task = dataset_cfg.get("name"), dataset_cfg.get("task")
@@ -162,57 +164,10 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
     schema = {k: dataset_cfg.get(k) for k in _SCHEMA_KEYS}
     schema_sha256 = hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()
 
-    def families_of(t: str) -> str:
-        return ", ".join(n for n in MODELS.names() if MODELS.get(n).task == t)
-
-    # condensing family: null = the task's default family
-    model_cfg = conf.get("model")
-    if model_cfg is None:
-        model, model_params = default_model(task), family_params(default_model(task))
-    else:
-        model, model_params = model_cfg.get("name"), dict(model_cfg.get("params") or {})
-    if model not in MODELS:
-        raise RunConfigError(f"model={model!r} is not a registered model family; available: {', '.join(MODELS.names())}")
-    if MODELS.get(model).task != task:
-        raise RunConfigError(
-            f"model={model} is a {MODELS.get(model).task} family but dataset={dataset} is a {task} dataset; "
-            f"choose one of: {families_of(task)}"
-        )
-
-    # evaluation families: null = the condensing family; "all" = every family of the task
-    raw = conf.get("eval_model")
-    if raw is None:
-        eval_models = [model]
-    elif raw == "all":
-        eval_models = [n for n in MODELS.names() if MODELS.get(n).task == task]
-    elif isinstance(raw, str):
-        eval_models = [raw]
-    elif isinstance(raw, list) and raw and all(isinstance(n, str) for n in raw):
-        eval_models = list(dict.fromkeys(raw))
-    else:
-        raise RunConfigError(f"eval_model must be null, a family name, a list of names or 'all', got {raw!r}")
-    for name in eval_models:
-        try:
-            check_eval_model(name, task)
-        except (KeyError, ValueError) as exc:
-            raise RunConfigError(f"eval_model={name}: {exc}") from None
+    model, model_params = _condensing_family(conf.get("model"), dataset, task)
+    eval_models = _eval_families(conf.get("eval_model"), model, task)
     eval_model_params = {n: (dict(model_params) if n == model else family_params(n)) for n in eval_models}
-
-    # method and its parameters
-    method_cfg = conf.get("method") or {}
-    method = method_cfg.get("name")
-    if method not in METHODS:
-        raise RunConfigError(f"method={method!r} is not a registered method; available: {', '.join(METHODS.names())}")
-    method_params = dict(method_cfg.get("params") or {})
-    accepted = inspect.signature(METHODS.get(method).__init__).parameters
-    for key in method_params:
-        if key in _RESERVED_METHOD_ARGS:
-            raise RunConfigError(
-                f"method.params.{key} is set by another key (model, model.params, size, privacy.*, seed, progress); remove it"
-            )
-        if key not in accepted:
-            allowed = sorted(k for k in accepted if k not in ("self", *_RESERVED_METHOD_ARGS) and accepted[k].kind == inspect.Parameter.KEYWORD_ONLY)
-            raise RunConfigError(f"method {method!r} has no parameter {key!r}; its parameters: {', '.join(allowed) or 'none'}")
+    method, method_params = _method(conf.get("method") or {}, conf.get("plugins") or [])
 
     # privacy: epsilon > 0 (or inf); 0 < delta < 1/n with n the private (training) rows
     privacy = conf.get("privacy") or {}
@@ -256,6 +211,78 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
         references=references,
         progress=bool(conf.get("progress", True)),
     )
+
+
+def _families_of(task: str) -> list[str]:
+    from dpcondense.models import MODELS
+
+    return [n for n in MODELS.names() if MODELS.get(n).task == task]
+
+
+def _condensing_family(model_cfg: Mapping[str, Any] | None, dataset: str, task: str) -> tuple[str, dict[str, Any]]:
+    """``model`` group: null = the task's default family with its conf/model params."""
+    from dpcondense.commands.condense import default_model
+    from dpcondense.models import MODELS
+
+    if model_cfg is None:
+        model = default_model(task)
+        return model, family_params(model)
+    model, params = model_cfg.get("name"), dict(model_cfg.get("params") or {})
+    if model not in MODELS:
+        raise RunConfigError(f"model={model!r} is not a registered model family; available: {', '.join(MODELS.names())}")
+    if MODELS.get(model).task != task:
+        raise RunConfigError(
+            f"model={model} is a {MODELS.get(model).task} family but dataset={dataset} is a {task} dataset; "
+            f"choose one of: {', '.join(_families_of(task))}"
+        )
+    return model, params
+
+
+def _eval_families(raw: Any, model: str, task: str) -> list[str]:
+    """``eval_model``: null = the condensing family; a name; a list of names; "all" = the task's families."""
+    from dpcondense.evaluate import check_eval_model
+
+    if raw is None:
+        names = [model]
+    elif raw == "all":
+        names = _families_of(task)
+    elif isinstance(raw, str):
+        names = [raw]
+    elif isinstance(raw, list) and raw and all(isinstance(n, str) for n in raw):
+        names = list(dict.fromkeys(raw))
+    else:
+        raise RunConfigError(f"eval_model must be null, a family name, a list of names or 'all', got {raw!r}")
+    for name in names:
+        try:
+            check_eval_model(name, task)
+        except (KeyError, ValueError) as exc:
+            raise RunConfigError(f"eval_model={name}: {exc}") from None
+    return names
+
+
+def _method(method_cfg: Mapping[str, Any], plugins: list[str]) -> tuple[str, dict[str, Any]]:
+    """``method`` group: a registered method (after importing ``plugins``) and its own parameters."""
+    from dpcondense.methods import METHODS, load_plugins
+
+    try:
+        load_plugins(plugins)
+    except ImportError as exc:
+        raise RunConfigError(f"plugins: {exc}") from None
+    method = method_cfg.get("name")
+    if method not in METHODS:
+        raise RunConfigError(f"method={method!r} is not a registered method; available: {', '.join(METHODS.names())}")
+    params = dict(method_cfg.get("params") or {})
+    signature = inspect.signature(METHODS.get(method).__init__).parameters
+    takes_any = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in signature.values())
+    own = sorted(k for k, p in signature.items() if p.kind == inspect.Parameter.KEYWORD_ONLY and k not in _RESERVED_METHOD_ARGS)
+    for key in params:
+        if key in _RESERVED_METHOD_ARGS:
+            raise RunConfigError(
+                f"method.params.{key} is set by another key (model, model.params, size, privacy.*, seed, progress); remove it"
+            )
+        if key not in signature and not takes_any:
+            raise RunConfigError(f"method {method!r} has no parameter {key!r}; its parameters: {', '.join(own) or 'none'}")
+    return method, params
 
 
 @functools.lru_cache(maxsize=None)
@@ -387,6 +414,10 @@ def main(cfg: DictConfig) -> dict[str, Any]:
             return {"status": "failed", "identity": None, "error": str(exc)}
         print(f"dpcondense run: error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
+    if cfg.get("dry_run") and not in_sweep:
+        state = "already done, would be skipped" if store.is_finished(spec.identity) else "would run"
+        print(f"dry run: {spec.identity} ({spec.run_name()}): {state}", flush=True)
+        return {"status": "dry_run", "identity": spec.identity}
     result = execute(spec, cfg, store)
     if result["status"] == "failed" and not in_sweep:
         raise SystemExit(1)
@@ -446,4 +477,8 @@ def _text(value: Any) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    # run the function of the importable module, not of __main__: launchers that pickle the task
+    # (submitit, ray) must find it by reference in their worker processes
+    from dpcondense.run import main as _importable_main
+
+    _importable_main()

@@ -22,9 +22,10 @@ from typing import Any
 
 import yaml
 
+from dpcondense.custodian import add_csv_arguments, run_condense_csv
 from dpcondense.datasets import load_dataset
 from dpcondense.evaluate import check_eval_model
-from dpcondense.methods import METHODS
+from dpcondense.methods import METHODS, load_plugins
 from dpcondense.models import MODELS
 from dpcondense.pipeline import condense
 
@@ -47,7 +48,10 @@ def _param(text: str) -> tuple[str, Any]:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("condense", help="condense one dataset into a small (DP) synthetic release")
-    p.add_argument("--dataset", required=True, help="built-in dataset name (see `dpcondense datasets`)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", help="built-in dataset name (see `dpcondense datasets`)")
+    source.add_argument("--csv", type=Path, help="your own CSV file, described by --schema (see `dpcondense schema init`)")
+    add_csv_arguments(p)
     p.add_argument("--method", default="dpzo", help="condensation method (default dpzo)")
     p.add_argument("--model", default=None, help="condensing model family (default: decision_tree / cox_ph by task)")
     p.add_argument("--eval-model", action="append", default=None, help="evaluation family (repeatable; default = --model)")
@@ -57,6 +61,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the method and the evaluation")
     p.add_argument("--steps", type=int, default=None, help="DP-ZO steps T")
     p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE", help="any other method parameter")
+    p.add_argument(
+        "--plugin", action="append", default=[], metavar="MODULE",
+        help="import MODULE first: a user module that registers a method (repeatable)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder (must not exist or be empty)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
@@ -71,6 +79,9 @@ def default_size(task: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    load_plugins(args.plugin)
+    if args.csv is not None or args.schema is not None:
+        return run_condense_csv(args)
     dataset = load_dataset(args.dataset)
     METHODS.get(args.method)
     model = args.model or default_model(dataset.task)
@@ -115,6 +126,8 @@ def write_outputs(out: Path, result: dict[str, Any]) -> None:
         result["ledger"].to_json(tmp / "ledger.json")
         payload = {"metrics": result["metrics"], "wall_seconds": result["wall_seconds"], "config": result["config"]}
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(payload), indent=2, sort_keys=True) + "\n")
+        for name, text in result.get("extra_files", {}).items():  # e.g. the custodian's report.md
+            (tmp / name).write_text(text)
         if out.exists():
             out.rmdir()  # checked empty before any work
         tmp.rename(out)

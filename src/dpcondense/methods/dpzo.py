@@ -40,6 +40,9 @@ from dpcondense.privacy import (
 
 ClipMode = Literal["vector", "coordinate"]
 
+#: Upper bound of every per-example loss (probabilities are clipped at P_MIN).
+LOSS_MAX = -math.log(P_MIN)
+
 
 class PrivateRows:
     """The private training rows. Only :func:`privatized_zo_sum` reads them (via :meth:`poisson_batch`).
@@ -145,7 +148,17 @@ def privatized_zo_sum(
     vectors = per_example_vectors(loss_fn, models_plus, models_minus, X, targets, mu, objective_weight)
     strata = targets["y"] if "y" in targets else targets["event"]
     weights = None if stratum_weights is None else np.asarray(stratum_weights, dtype=float)[strata]
-    total = clipped_sum(vectors, clip, clip_mode, weights)
+    if objective_weight > 0 and np.isfinite(clip):
+        # split the clip so the objective coordinate is never clipped (an unbiased estimate)
+        # while the joint vector keeps norm <= clip: c_grad^2 + c_obj^2 = clip^2
+        c_obj = min(objective_weight * LOSS_MAX, clip / 2.0)
+        c_grad = math.sqrt(clip**2 - c_obj**2)
+        total = np.concatenate([
+            clipped_sum(vectors[:, :-1], c_grad, clip_mode, weights),
+            clipped_sum(vectors[:, -1:], c_obj, "vector", weights),
+        ])
+    else:
+        total = clipped_sum(vectors, clip, clip_mode, weights)
     if noise_multiplier > 0:
         total = total + noise_rng.normal(0.0, noise_multiplier * clip, size=total.shape)
     return total

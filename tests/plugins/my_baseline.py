@@ -1,0 +1,75 @@
+"""A complete baseline defined outside the package (the example of docs/adding_a_baseline.md).
+
+``my_baseline``: DP noisy class means. Each class's rows (model space, centred on the public
+box) are summed and counted; both are released once with the analytic Gaussian mechanism; the
+synthetic rows of a class are its noisy mean plus public Gaussian jitter, clipped to the box.
+Classification only.
+
+Use it without editing dpcondense:
+
+    PYTHONPATH=tests/plugins dpcondense condense --plugin my_baseline --method my_baseline \
+        --dataset pima_diabetes --out out/my_baseline
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dpcondense.methods import CondensationMethod, SyntheticSet, register_method
+from dpcondense.methods.base import balanced_labels
+from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma, split_budget
+
+
+@register_method("my_baseline")
+class NoisyClassMeans(CondensationMethod):
+    """``size`` rows per class around each class's DP mean.
+
+    Parameters
+    ----------
+    jitter : float, default=0.2
+        Std of the public Gaussian noise around the noisy mean (model-space units).
+    """
+
+    private = True
+
+    def __init__(self, *, model="decision_tree", size=10, epsilon=1.0, delta=1e-5, random_state=0,
+                 model_params=None, jitter: float = 0.2) -> None:
+        super().__init__(model=model, size=size, epsilon=epsilon, delta=delta,
+                         random_state=random_state, model_params=model_params)
+        self.jitter = jitter
+
+    def fit(self, dataset):
+        if dataset.task != "classification":
+            raise ValueError(f"my_baseline supports classification datasets only, got {dataset.name!r}")
+        if not math.isfinite(float(self.epsilon)):
+            raise ValueError("my_baseline is a DP baseline: epsilon must be finite")
+        rng_noise, rng_public = (np.random.default_rng(s) for s in np.random.SeedSequence(self.random_state).spawn(2))
+        encoder = dataset.encoder()
+        lower, upper = encoder.lower_, encoder.upper_
+        center = (lower + upper) / 2
+        radius = float(np.linalg.norm((upper - lower) / 2))  # from the public box only
+
+        ledger = PrivacyLedger(self.epsilon, self.delta, n_public=dataset.n_public)
+        parts = split_budget(self.epsilon, self.delta, {"counts": 0.2, "sums": 0.8})
+        sigma_counts = gaussian_mechanism_sigma(*parts["counts"], sensitivity=1.0)
+        sigma_sums = gaussian_mechanism_sigma(*parts["sums"], sensitivity=radius)
+
+        # the only lines that read real rows
+        z = np.clip(dataset.encoded(), lower, upper) - center
+        counts = np.bincount(dataset.y, minlength=2) + rng_noise.normal(0, sigma_counts, 2)
+        sums = np.stack([z[dataset.y == c].sum(axis=0) for c in (0, 1)])
+        sums = sums + rng_noise.normal(0, sigma_sums, sums.shape)
+
+        for purpose, sigma, sens in (("counts", sigma_counts, 1.0), ("sums", sigma_sums, radius)):
+            ledger.spend(purpose, mechanism="gaussian", epsilon=parts[purpose][0], delta=parts[purpose][1],
+                         noise_multiplier=sigma / sens, sensitivity=sens)
+
+        means = sums / np.maximum(counts, 1.0)[:, None] + center
+        y = balanced_labels(int(self.size))
+        X = means[y] + rng_public.normal(0.0, self.jitter, (len(y), lower.size))
+        self._set_release(SyntheticSet(X=np.clip(X, lower, upper), y=y), dataset.schema)
+        self.noise_std_ = {"counts": sigma_counts, "sums": sigma_sums}
+        self.ledger_ = ledger
+        return self

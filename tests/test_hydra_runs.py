@@ -1,0 +1,454 @@
+"""The Hydra app (``dpcondense run``), its config groups, and MLflow-tracked resumable sweeps.
+
+Fast tests compose configs in-process; the ``slow`` ones launch real sweeps in subprocesses
+(joblib with 2 workers, submitit_local, a SIGKILLed sweep, a real ``mlflow server``) into a fresh
+store under ``tmp_path``. Runs are shrunk to ``method.params.steps=2 method.params.directions=2``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from dpcondense import cli
+from dpcondense.hydra_callbacks import expand_sweep
+from dpcondense.paths import CONF_DIR
+from dpcondense.run import RunConfigError, private_rows, resolve_run
+
+TINY = ["method.params.steps=2", "method.params.directions=2", "progress=false"]
+#: 8 runs: 2 datasets (one per task, each with its default family) x 2 epsilons x 2 seeds
+SWEEP = ["dataset=breast_cancer_wisconsin,metabric", "privacy.epsilon=1,inf", "seed=0,1"]
+ARTIFACTS = {"synthetic.csv", "ledger.json", "metrics.json", "config.yaml", "run_spec.json"}
+
+
+@contextlib.contextmanager
+def hydra_conf():
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            yield
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def spec_of(*overrides: str):
+    with hydra_conf():
+        return resolve_run(compose("config", overrides=list(overrides)))
+
+
+def sweep_identities(sweep: list[str]) -> set[str]:
+    """Identities of every job of a basic sweep, computed in-process (what the store must hold)."""
+    axes = [[f"{o.split('=')[0]}={v}" for v in o.split("=", 1)[1].split(",")] for o in sweep]
+    jobs: list[list[str]] = [[]]
+    for axis in axes:
+        jobs = [job + [value] for job in jobs for value in axis]
+    with hydra_conf():
+        return {resolve_run(compose("config", overrides=job + TINY)).identity for job in jobs}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# composition and the run identity
+# ---------------------------------------------------------------------------------------------
+
+
+def test_every_dataset_family_pair_composes_and_mismatches_are_refused():
+    from dpcondense.datasets import DATASETS
+    from dpcondense.models import MODELS
+
+    identities = set()
+    with hydra_conf():
+        for dataset in DATASETS.names():
+            task = OmegaConf.load(CONF_DIR / "dataset" / f"{dataset}.yaml").task
+            for family in MODELS.names():
+                if MODELS.get(family).task != task:
+                    continue
+                cfg = compose("config", overrides=[f"dataset={dataset}", f"model={family}"])
+                spec = resolve_run(cfg)
+                assert (spec.dataset, spec.task, spec.model, spec.eval_models) == (dataset, task, family, [family])
+                assert spec.model_params == OmegaConf.to_container(cfg.model.params)
+                identities.add(spec.identity)
+            # one family of the other task: refused, naming both and the allowed families
+            other = next(f for f in MODELS.names() if MODELS.get(f).task != task)
+            cfg = compose("config", overrides=[f"dataset={dataset}", f"model={other}"])
+            with pytest.raises(RunConfigError, match=rf"model={other} is a \w+ family but dataset={dataset} is a {task} dataset"):
+                resolve_run(cfg)
+    assert len(identities) == 3 * 5 + 3 * 4  # classification datasets x 5 families, survival x 4
+
+
+def test_every_method_config_resolves():
+    from dpcondense.methods import METHODS
+
+    options = sorted(p.stem for p in (CONF_DIR / "method").glob("*.yaml"))
+    assert {"dpzo", "full_data", "random_subset"} <= set(options)
+    with hydra_conf():
+        for option in options:
+            spec = resolve_run(compose("config", overrides=[f"method={option}"]))
+            assert spec.method == option and option in METHODS
+
+
+def test_task_defaults_and_what_the_identity_ignores():
+    base = spec_of()
+    assert (base.dataset, base.model, base.eval_models, base.size) == ("breast_cancer_wisconsin", "decision_tree", ["decision_tree"], 10)
+    assert (base.epsilon, base.delta, base.seed, base.method) == (1.0, 1e-5, 0, "dpzo")
+    surv = spec_of("dataset=metabric")
+    assert (surv.model, surv.size) == ("cox_ph", 50)
+
+    same = [
+        ["size=10"], ["size=null"], ["model=decision_tree"], ["eval_model=decision_tree"], ["privacy.epsilon=1"],
+        ["tracking=server", "tracking.uri=http://127.0.0.1:1"], ["experiment_name=other"], ["progress=false"],
+        ["dry_run=true"],
+    ]
+    for overrides in same:
+        assert spec_of(*overrides).identity == base.identity, overrides
+    different = [["seed=1"], ["privacy.epsilon=2"], ["privacy.epsilon=inf"], ["size=11"], ["method.params.steps=3"],
+                 ["model=decision_tree", "model.params.max_depth=3"], ["eval_model=[decision_tree,xgboost]"], ["references=true"], ["method=random_subset"]]
+    identities = {spec_of(*overrides).identity for overrides in different}
+    assert base.identity not in identities and len(identities) == len(different)
+
+    # the condensing family's overrides reach its evaluation too; other eval families use conf/model
+    deep = spec_of("model=decision_tree", "model.params.max_depth=2", "eval_model=[decision_tree,random_forest]")
+    assert deep.eval_model_params["decision_tree"]["max_depth"] == 2
+    assert deep.eval_model_params["random_forest"] == OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model/random_forest.yaml").params)
+    assert spec_of("dataset=metabric", "eval_model=all").eval_models == ["cox_ph", "deepsurv", "random_survival_forest", "xgboost_cox"]
+
+
+def test_private_rows_is_the_training_split_size():
+    from dpcondense.data import train_test_split
+    from dpcondense.datasets import DATASETS, load_dataset
+
+    for name in DATASETS.names():
+        schema = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml"))
+        train, _ = train_test_split(load_dataset(name), seed=0)
+        assert private_rows(schema, {}) == train.n_rows == train.n_public, name
+
+
+EXPECTED_PRESET_RUNS = {
+    "quickstart": 16,
+    "paper_main_classification": 3 * 5 * 7 * 5,
+    "paper_main_survival": 3 * 4 * 7 * 5,
+    "paper_sizes_classification": 3 * 5 * 2 * 5,
+    "paper_sizes_survival": 3 * 4 * 2 * 5,
+    "paper_transfer_classification": 3 * 5 * 2 * 5,
+    "paper_transfer_survival": 3 * 4 * 2 * 5,
+    "paper_convergence": 6 * 2 * 3,
+}
+
+
+def test_presets_expand_to_their_grids_of_valid_runs():
+    from dpcondense.models import MODELS
+
+    assert {p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")} == set(EXPECTED_PRESET_RUNS)
+    from dpcondense.datasets import DATASETS
+
+    tasks = {name: OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml").task for name in DATASETS.names()}
+    with hydra_conf():
+        loader = GlobalHydra.instance().config_loader()
+        for preset, n_runs in EXPECTED_PRESET_RUNS.items():
+            master = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
+            jobs = expand_sweep(master)
+            assert len(jobs) == n_runs, preset
+            # no dataset x model pair of different tasks anywhere in the grid
+            for job in jobs:
+                choice = dict(o.split("=", 1) for o in job)
+                if "model" in choice:
+                    assert MODELS.get(choice["model"]).task == tasks[choice["dataset"]], (preset, job)
+            # composing is slow (~0.2 s a job): fully validate the first job of each dataset
+            firsts = {dict(o.split("=", 1) for o in job)["dataset"]: job for job in reversed(jobs)}
+            specs = [resolve_run(loader.load_sweep_config(master, job)) for job in firsts.values()]
+            assert {s.dataset for s in specs} == {dict(o.split("=", 1) for o in j)["dataset"] for j in jobs}
+            if preset.startswith("paper_transfer"):
+                assert all(len(s.eval_models) == {"classification": 5, "survival": 4}[s.task] for s in specs)
+            if preset == "quickstart":
+                assert {(s.dataset, s.model) for s in specs} == {("breast_cancer_wisconsin", "decision_tree"), ("metabric", "cox_ph")}
+                assert all(s.method_params["steps"] == 150 for s in specs)
+
+
+def test_launcher_configs_compose():
+    with hydra_conf():
+        launcher = compose("config", return_hydra_config=True).hydra.launcher
+        assert launcher._target_.endswith("JoblibLauncher") and launcher.n_jobs == -1  # all cores
+        slurm = compose("config", overrides=["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher
+        assert slurm._target_.endswith("SlurmLauncher")
+        assert (slurm.cpus_per_task, slurm.timeout_min, slurm.array_parallelism) == (1, 180, 256)
+        local = compose("config", overrides=["hydra/launcher=local_submitit"], return_hydra_config=True).hydra.launcher
+        assert local._target_.endswith("submitit_launcher.LocalLauncher")
+        # the Ray launcher is an optional extra: without its plugin, Hydra names what is missing
+        with pytest.raises(Exception, match="hydra/launcher/ray"):
+            compose("config", overrides=["hydra/launcher=ray_cluster"], return_hydra_config=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one clear message, exit status != 0, and no work (the store is not even created)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch, capsys):
+    """Call ``dpcondense run ...`` in-process; returns (exit status, stdout + stderr)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DPCONDENSE_MLRUNS", str(tmp_path / "mlruns"))
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+
+    def call(*args: str) -> tuple[int, str]:
+        GlobalHydra.instance().clear()
+        code = 0
+        try:
+            # Hydra's logging setup (dictConfig) would close pytest's own handlers: keep it off
+            code = cli.main(["run", *args, "hydra/job_logging=none", "hydra/hydra_logging=none"])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            GlobalHydra.instance().clear()
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return call
+
+
+UNREACHABLE = f"http://127.0.0.1:{free_port()}"
+BAD_INPUTS = {
+    "unknown dataset": (["dataset=nope"], ["Could not find 'dataset/nope'", "Available options in 'dataset'", "metabric", "pima_diabetes"]),
+    "unknown model": (["model=nope"], ["Could not find 'model/nope'", "Available options in 'model'", "cox_ph"]),
+    "unknown method": (["method=nope"], ["Available options in 'method'", "dpzo", "random_subset"]),
+    "unknown eval model": (["eval_model=[decision_tree,nope]"], ["eval_model=nope", "available models", "xgboost"]),
+    "epsilon = 0": (["privacy.epsilon=0"], ["privacy.epsilon=0 must satisfy epsilon > 0"]),
+    "epsilon < 0": (["privacy.epsilon=-1"], ["privacy.epsilon=-1 must satisfy epsilon > 0"]),
+    "delta >= 1/n": (["privacy.delta=0.01"], ["privacy.delta=0.01 must satisfy 0 < delta < 1/n", "n=426"]),
+    "size 0 (fewer rows than classes)": (["size=0"], ["size=0 must be an integer >= 1", "each of the 2 classes"]),
+    "size 0 survival": (["dataset=metabric", "size=0"], ["size=0 must be an integer >= 1"]),
+    "eval model of the other task": (["eval_model=cox_ph"], ["eval model 'cox_ph' is a survival family and cannot evaluate a classification dataset"]),
+    "model of the other task": (["dataset=metabric", "model=decision_tree"], ["model=decision_tree is a classification family but dataset=metabric is a survival dataset", "cox_ph"]),
+    "plugin that cannot be imported": (["plugins=[no_such_module_xyz]"], ["plugin module 'no_such_module_xyz' cannot be imported"]),
+    "unknown method parameter": (["+method.params.stepz=3"], ["method 'dpzo' has no parameter 'stepz'", "steps"]),
+    "unreachable tracking server": (["tracking=server", f"tracking.uri={UNREACHABLE}"], [f"MLflow tracking server {UNREACHABLE} is unreachable"]),
+    "server without a URI": (["tracking=server"], ["tracking=server needs a server URL", "MLFLOW_TRACKING_URI"]),
+    "a sweep with one invalid job": (["-m", "dataset=breast_cancer_wisconsin,metabric", "model=cox_ph"],
+                                     ["1 of 2 runs in this sweep are invalid; nothing was run", "model=cox_ph is a survival family but dataset=breast_cancer_wisconsin"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_a_clear_error_before_any_work(app, tmp_path, monkeypatch, case):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    overrides, expected = BAD_INPUTS[case]
+    code, output = app(*overrides)
+    assert code != 0
+    for text in expected:
+        assert text in output, f"{case}: {text!r} not in:\n{output}"
+    assert not (tmp_path / "mlruns").exists()  # nothing was created, let alone run
+    assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_recorded_and_does_not_stop_the_sweep(app, tmp_path):
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    # init=real_rows is refused inside fit at a finite epsilon: a run-time failure, unlike init=dp_mean
+    args = ["-m", "hydra/launcher=basic", "method.params.init=real_rows,dp_mean", *TINY]
+    code, output = app(*args)
+    assert code == 1
+    assert "sweep summary: 2 runs: 1 done, 0 skipped (already done), 1 failed" in output
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("default")
+    runs = {r.data.params["method.params.init"]: r for r in client.search_runs([exp.experiment_id])}
+    assert runs["dp_mean"].info.status == "FINISHED"
+    assert runs["real_rows"].info.status == "FAILED"
+    assert "init='real_rows'" in runs["real_rows"].data.tags["error"]
+    assert "error.txt" in {a.path for a in client.list_artifacts(runs["real_rows"].info.run_id)}
+
+    # a re-launch retries only the failed run and replaces its earlier attempt
+    code, output = app(*args)
+    assert "sweep summary: 2 runs: 0 done, 1 skipped (already done), 1 failed" in output
+    active = client.search_runs([exp.experiment_id])
+    assert len(active) == 2 and len(client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL)) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# real sweeps in subprocesses
+# ---------------------------------------------------------------------------------------------
+
+
+def run_cli(args: list[str], root: Path, *, timeout: float = 600, **popen) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DPCONDENSE_MLRUNS": str(root / "mlruns"), "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(
+        [sys.executable, "-m", "dpcondense.cli", "run", *args], cwd=root, env=env, capture_output=True, text=True,
+        timeout=timeout, **popen,
+    )
+
+
+def local_runs(root: Path, experiment: str = "default", *, all_views: bool = False):
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = MlflowClient(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    view = ViewType.ALL if all_views else ViewType.ACTIVE_ONLY
+    return client, client.search_runs([exp.experiment_id], run_view_type=view, max_results=1000)
+
+
+def summary_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.startswith("sweep summary:")]
+    assert len(lines) == 1, output[-3000:]
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_joblib_sweep_logs_every_run_once_and_a_relaunch_skips_them_all(tmp_path):
+    args = ["-m", *SWEEP, *TINY, "hydra.launcher.n_jobs=2"]
+    first = run_cli(args, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert summary_line(first.stdout) == "sweep summary: 8 runs: 8 done, 0 skipped (already done), 0 failed"
+    assert "Joblib.Parallel(n_jobs=2" in first.stderr + first.stdout
+
+    client, runs = local_runs(tmp_path)
+    assert len(runs) == 8
+    assert {r.data.tags["identity"] for r in runs} == sweep_identities(SWEEP)
+    for run in runs:
+        tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
+        assert run.info.status == "FINISHED"
+        model = tags["model"]
+        assert model == {"breast_cancer_wisconsin": "decision_tree", "metabric": "cox_ph"}[tags["dataset"]]
+        # params are exactly the normalised config (nothing computed from rows)
+        overrides = [f"dataset={tags['dataset']}", f"privacy.epsilon={tags['epsilon']}", f"seed={tags['seed']}", *TINY]
+        assert params == spec_of(*overrides).params()
+        assert {"git_commit", "eval_models", "method", "size", "identity"} <= set(tags)
+        main_metric = "auroc" if tags["task"] == "classification" else "c_index"
+        assert 0.0 <= metrics[f"{model}.{main_metric}"] <= 1.0
+        assert metrics["n_model_fits"] == 2 * 2 * 2
+        assert metrics["epsilon_spent"] <= (1.0 + 1e-6 if tags["epsilon"] == "1.0" else float("inf"))
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "objective")] == [0, 1]
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} == ARTIFACTS
+        release = Path(urllib.parse.urlparse(run.info.artifact_uri).path) / "synthetic.csv"
+        assert release.is_relative_to(tmp_path / "mlruns" / "artifacts")
+        with open(release) as handle:
+            n_rows = sum(1 for _ in csv.DictReader(handle))
+        assert n_rows == (2 * 10 if tags["task"] == "classification" else 50)
+
+    again = run_cli(args, tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert summary_line(again.stdout) == "sweep summary: 8 runs: 0 done, 8 skipped (already done), 0 failed"
+    assert again.stdout.count("skipped (already done): ") == 8
+    _, runs_after = local_runs(tmp_path, all_views=True)
+    assert {r.info.run_id for r in runs_after} == {r.info.run_id for r in runs}
+
+
+def finished_count(db: Path) -> int:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as con:
+            return con.execute("select count(*) from runs where status = 'FINISHED' and lifecycle_stage = 'active'").fetchone()[0]
+    except sqlite3.Error:  # not created yet, or mid-migration
+        return 0
+
+
+@pytest.mark.slow
+def test_a_sigkilled_sweep_relaunched_ends_with_every_run_once(tmp_path):
+    args = ["-m", *SWEEP, *TINY, "hydra.launcher.n_jobs=2"]
+    env = {**os.environ, "DPCONDENSE_MLRUNS": str(tmp_path / "mlruns"), "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"}
+    db = tmp_path / "mlruns" / "mlflow.db"
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dpcondense.cli", "run", *args], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the kill reaches the joblib workers too
+        )
+        try:
+            deadline = time.monotonic() + 400
+            while finished_count(db) < 1:
+                assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "no run finished in time"
+                time.sleep(0.2)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    done_before = finished_count(db)
+    assert 1 <= done_before < 8  # killed mid-way
+
+    rerun = run_cli(args, tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert summary_line(rerun.stdout) == (
+        f"sweep summary: 8 runs: {8 - done_before} done, {done_before} skipped (already done), 0 failed"
+    )
+    _, runs = local_runs(tmp_path)
+    assert len(runs) == 8 and all(r.info.status == "FINISHED" for r in runs)
+    assert {r.data.tags["identity"] for r in runs} == sweep_identities(SWEEP)
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher_runs_a_sweep(tmp_path):
+    result = run_cli(["-m", "hydra/launcher=local_submitit", "seed=0,1", *TINY], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert summary_line(result.stdout) == "sweep summary: 2 runs: 2 done, 0 skipped (already done), 0 failed"
+    assert "Submitit 'local' sweep output dir" in result.stdout + result.stderr
+    assert list(tmp_path.glob("multirun/*/*/.submitit/*/*_result.pkl"))
+    _, runs = local_runs(tmp_path)
+    assert sorted(r.data.tags["seed"] for r in runs) == ["0", "1"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+
+
+@pytest.mark.slow
+def test_tracking_server(tmp_path, app, monkeypatch):
+    from mlflow import MlflowClient
+
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "server-artifacts")],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            assert server.poll() is None, "mlflow server exited"
+            assert time.monotonic() < deadline, "mlflow server did not answer"
+            time.sleep(0.5)
+
+        code, output = app("tracking=server", f"tracking.uri={uri}", "experiment_name=server_test", *TINY)
+        assert code == 0, output
+        assert "done: " in output
+        client = MlflowClient(uri)
+        exp = client.get_experiment_by_name("server_test")
+        (run,) = client.search_runs([exp.experiment_id])
+        assert run.info.status == "FINISHED"
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} == ARTIFACTS
+        assert not (tmp_path / "mlruns").exists()  # nothing went to the local store
+
+        # the URL can come from MLFLOW_TRACKING_URI; same run -> skipped
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        code, output = app("tracking=server", "experiment_name=server_test", *TINY)
+        assert code == 0 and f"skipped (already done): {run.data.tags['identity']}" in output
+        assert len(client.search_runs([exp.experiment_id])) == 1
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
