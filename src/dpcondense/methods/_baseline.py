@@ -13,6 +13,7 @@ import pandas as pd
 
 from dpcondense.data import Dataset
 from dpcondense.methods.base import SyntheticSet
+from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma
 from dpcondense.schema import Schema
 
 
@@ -113,3 +114,37 @@ def parse_budget(epsilon: float | str) -> float:
     from dpcondense.privacy import parse_epsilon
 
     return parse_epsilon(epsilon)
+
+
+def gaussian_releases(
+    exact: dict[str, np.ndarray],
+    parts: dict[str, tuple[float, float]],
+    sensitivity: dict[str, float],
+    rng: np.random.Generator,
+    ledger: PrivacyLedger,
+    prefix: str,
+    **extra: object,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Release each exact statistic with the analytic Gaussian mechanism and record the spend.
+
+    ``parts[name]`` is the (ε, δ) of that release (ε = ∞ releases the exact value, non-private).
+    Returns the noisy statistics and the noise std of each.
+    """
+    noisy: dict[str, np.ndarray] = {}
+    noise_std: dict[str, float] = {}
+    for name, value in exact.items():
+        e_k, d_k = parts[name]
+        sigma = gaussian_mechanism_sigma(e_k, d_k, sensitivity[name]) if math.isfinite(e_k) else 0.0
+        noisy[name] = value + rng.normal(0.0, sigma, size=value.shape) if sigma > 0 else value
+        noise_std[name] = sigma
+        ledger.spend(
+            f"{prefix}_{name}",
+            mechanism="gaussian" if sigma > 0 else "none (epsilon=inf: exact statistic)",
+            epsilon=e_k,
+            delta=d_k if sigma > 0 else 0.0,
+            noise_multiplier=sigma / sensitivity[name],
+            sensitivity=sensitivity[name],
+            noise_std=sigma,
+            **extra,
+        )
+    return noisy, noise_std

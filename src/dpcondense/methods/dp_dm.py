@@ -36,9 +36,10 @@ from dpcondense.methods._baseline import (
     seed_sequence,
     strata_and_rows,
     synthetic_sizes,
+    gaussian_releases,
 )
 from dpcondense.methods.base import CondensationMethod, register_method
-from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma, split_budget
+from dpcondense.privacy import PrivacyLedger, split_budget
 
 RELEASES = ("counts", "embeddings")
 
@@ -141,24 +142,8 @@ class DPDistributionMatching(CondensationMethod):
             "counts": np.bincount(strata, minlength=2).astype(float),
             "embeddings": np.stack([phi[strata == c].sum(axis=0) for c in (0, 1)]),
         }
-        noisy: dict[str, np.ndarray] = {}
-        self.noise_std_: dict[str, float] = {}
-        for name in RELEASES:
-            e_k, d_k = parts[name]
-            sigma = gaussian_mechanism_sigma(e_k, d_k, sensitivity[name]) if math.isfinite(e_k) else 0.0
-            noisy[name] = exact[name] + rng_noise.normal(0.0, sigma, size=exact[name].shape) if sigma > 0 else exact[name]
-            self.noise_std_[name] = sigma
-            ledger.spend(
-                f"dp_dm_{name}",
-                mechanism="gaussian" if sigma > 0 else "none (epsilon=inf: exact statistic)",
-                epsilon=e_k,
-                delta=d_k if sigma > 0 else 0.0,
-                noise_multiplier=sigma / sensitivity[name],
-                sensitivity=sensitivity[name],
-                noise_std=sigma,
-                n_features=D,
-                lengthscale=lengthscale,
-            )
+        exact = {name: exact[name] for name in RELEASES}
+        noisy, self.noise_std_ = gaussian_releases(exact, parts, sensitivity, rng_noise, ledger, "dp_dm", n_features=D, lengthscale=lengthscale)
         del exact, phi, rows, strata
         # --- post-processing: optimise synthetic rows to match the released embeddings -------
 

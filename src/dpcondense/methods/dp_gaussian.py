@@ -35,9 +35,10 @@ from dpcondense.methods._baseline import (
     seed_sequence,
     strata_and_rows,
     synthetic_sizes,
+    gaussian_releases,
 )
 from dpcondense.methods.base import CondensationMethod, register_method
-from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma, split_budget
+from dpcondense.privacy import PrivacyLedger, split_budget
 
 #: the three releases, in spending order
 RELEASES = ("counts", "sums", "second_moments")
@@ -126,22 +127,8 @@ class DPGaussian(CondensationMethod):
                 [(z[strata == c].T @ z[strata == c])[triu] if full else (z[strata == c] ** 2).sum(axis=0) for c in (0, 1)]
             ),
         }
-        noisy: dict[str, np.ndarray] = {}
-        self.noise_std_: dict[str, float] = {}
-        for name in RELEASES:
-            e_k, d_k = parts[name]
-            sigma = gaussian_mechanism_sigma(e_k, d_k, sensitivity[name]) if math.isfinite(e_k) else 0.0
-            noisy[name] = exact[name] + rng_noise.normal(0.0, sigma, size=exact[name].shape) if sigma > 0 else exact[name]
-            self.noise_std_[name] = sigma
-            ledger.spend(
-                f"dp_gaussian_{name}",
-                mechanism="gaussian" if sigma > 0 else "none (epsilon=inf: exact statistic)",
-                epsilon=e_k,
-                delta=d_k if sigma > 0 else 0.0,
-                noise_multiplier=sigma / sensitivity[name],
-                sensitivity=sensitivity[name],
-                noise_std=sigma,
-            )
+        exact = {name: exact[name] for name in RELEASES}
+        noisy, self.noise_std_ = gaussian_releases(exact, parts, sensitivity, rng_noise, ledger, "dp_gaussian")
         del exact, z, rows, strata
         # --- post-processing of the released values only -------------------------------------
 
