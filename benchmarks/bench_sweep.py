@@ -9,10 +9,11 @@ phases from the time each line appears:
 - runs: that line → the ``sweep summary`` line (worker start-up, the runs, logging);
 - exit: the summary → process exit (workers shutting down).
 
-The speed-up is reported for the whole command and for the runs phase alone. Results go to
-``benchmarks/results/sweep.md``.
+The speed-up is reported for the whole command and for the runs phase alone, for the preset as
+shipped and for the same grid with more DP-ZO steps (compute-dominated: the fixed serial cost of
+validating the sweep and starting workers weighs less). Results go to ``benchmarks/results/sweep.md``.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--workers 1 2] [--repeats 1]
+    .venv/bin/python benchmarks/bench_sweep.py [--workers 1 2] [--repeats 1] [--heavy-steps 600]
 """
 
 from __future__ import annotations
@@ -70,19 +71,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--heavy-steps", type=int, default=600,
+        help="also time the same grid with this many DP-ZO steps (compute-dominated); 0 = skip",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args, extra = parser.parse_known_args(argv)
 
-    rows = []
+    scenarios = {"quickstart as shipped (150 steps)": list(extra)}
+    if args.heavy_steps:
+        scenarios[f"quickstart grid, {args.heavy_steps} steps"] = [*extra, f"method.params.steps={args.heavy_steps}"]
+    results: dict[str, list[dict]] = {name: [] for name in scenarios}
     for _ in range(args.repeats):
-        for n_jobs in args.workers:
-            row = timed_sweep(n_jobs, extra)
-            print(f"n_jobs={n_jobs}: total {row['total']:.1f} s (setup {row['setup']:.1f}, runs {row['runs']:.1f}, "
-                  f"exit {row['exit']:.1f}); load {row['load_before']:.2f} -> {row['load_after']:.2f}", flush=True)
-            rows.append(row)
-
-    def best(n: int, key: str) -> float:
-        return min(float(r[key]) for r in rows if r["n_jobs"] == n)
+        for name, overrides in scenarios.items():
+            for n_jobs in args.workers:
+                row = timed_sweep(n_jobs, overrides)
+                print(f"{name}, n_jobs={n_jobs}: total {row['total']:.1f} s (setup {row['setup']:.1f}, "
+                      f"runs {row['runs']:.1f}, exit {row['exit']:.1f}); load {row['load_before']:.2f} -> "
+                      f"{row['load_after']:.2f}", flush=True)
+                results[name].append(row)
 
     lines = [
         "# Sweep wall time: `dpcondense run -m experiment=quickstart`",
@@ -90,25 +97,40 @@ def main(argv: list[str] | None = None) -> int:
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/bench_sweep.py` on "
         f"{os.cpu_count()} cores ({platform.machine()}, Python {platform.python_version()}). 16 runs "
         "(breast_cancer_wisconsin + metabric with their default families, ε ∈ {1, ∞}, size ∈ {10, 50}, "
-        "2 seeds, DP-ZO 150 steps × 4 directions) into a fresh SQLite store each time; joblib launcher. "
-        "Phases: setup = start → `sweep:` line (serial: imports, composing and validating the 16 jobs, "
-        "creating the store); runs = → `sweep summary` (worker start-up, runs, logging); exit = → process end.",
-        "",
-        "| joblib workers | total (s) | setup (s) | runs (s) | exit (s) | load avg before → after |",
-        "|---|---|---|---|---|---|",
+        "2 seeds, DP-ZO with 4 directions) into a fresh SQLite store each time; joblib launcher. "
+        "Phases: setup = start → `sweep:` line (serial, parent process: imports, composing and "
+        "validating the 16 jobs, creating the store); runs = → `sweep summary` (worker start-up and "
+        "imports, the runs, logging); exit = → process end (workers shutting down).",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['n_jobs']} | {r['total']:.1f} | {r['setup']:.1f} | {r['runs']:.1f} | {r['exit']:.1f} | "
-            f"{r['load_before']:.2f} → {r['load_after']:.2f} |"
-        )
-    if {1, 2} <= {r["n_jobs"] for r in rows}:
+    for name, rows in results.items():
         lines += [
             "",
-            f"Speed-up of 2 workers over 1 (best of {args.repeats}): **{best(1, 'total') / best(2, 'total'):.2f}×** "
-            f"for the whole command, **{best(1, 'runs') / best(2, 'runs'):.2f}×** for the runs phase.",
+            f"## {name}",
+            "",
+            "| joblib workers | total (s) | setup (s) | runs (s) | exit (s) | load avg before → after |",
+            "|---|---|---|---|---|---|",
         ]
+        for r in rows:
+            lines.append(
+                f"| {r['n_jobs']} | {r['total']:.1f} | {r['setup']:.1f} | {r['runs']:.1f} | {r['exit']:.1f} | "
+                f"{r['load_before']:.2f} → {r['load_after']:.2f} |"
+            )
+        if {1, 2} <= {r["n_jobs"] for r in rows}:
+            def best(n: int, key: str) -> float:
+                return min(float(r[key]) for r in rows if r["n_jobs"] == n)
+
+            lines += [
+                "",
+                f"Speed-up of 2 workers over 1 (best of {args.repeats}): **{best(1, 'total') / best(2, 'total'):.2f}×** "
+                f"for the whole command, **{best(1, 'runs') / best(2, 'runs'):.2f}×** for the runs phase.",
+            ]
     lines += [
+        "",
+        "The setup phase runs once, in the parent, whatever the worker count (it composes and validates "
+        "every job and creates the store before any worker starts), and each worker pays its imports "
+        "(~8-10 s) at the start of the runs phase; only the runs themselves divide between workers. A "
+        "short sweep is therefore bounded well below 2×; the more compute per run, the closer the "
+        "speed-up gets to the number of workers.",
         "",
         "A load average above the core count means other processes shared the machine during the "
         "measurement; the figures are then upper bounds on the wall time and the speed-up is diluted.",

@@ -363,3 +363,11 @@ def test_objective_coordinate_is_not_biased_by_clipping(datasets):
     mean_loss = np.mean([(p.loss(X, ds.y) + m.loss(X, ds.y)) / 2 for p, m in zip(plus, minus)], axis=0)
     assert out[-1] == pytest.approx(0.1 * mean_loss.sum(), rel=1e-9)
     assert np.linalg.norm(out[:-1]) <= ds.n_rows * 1.0
+
+
+def test_real_row_warm_start_is_labelled(datasets):
+    train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
+    est = DPZOCondenser(size=3, epsilon=math.inf, steps=2, directions=2, init="real_rows").fit(train)
+    led = est.ledger_.to_dict()
+    assert led["private"] is False
+    assert "warm start from real rows" in led["label"]

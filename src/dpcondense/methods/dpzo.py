@@ -626,7 +626,7 @@ class DPZOCondenser(CondensationMethod):
             synthetic = SyntheticSet(X=theta[:, :-1], time=times, event=event_s)
         self._set_release(synthetic, schema)
         if self.init == "real_rows":
-            ledger.label = "non-private (epsilon=inf), warm start from real rows"
+            ledger.mark_not_dp("warm start from real rows (epsilon=inf only)")
         self.ledger_ = ledger
         self.noise_multiplier_ = sigma
         self.sampling_rate_ = q
