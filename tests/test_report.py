@@ -436,7 +436,7 @@ def test_cli_errors_name_the_problem(store, tmp_path, capsys):
 def test_dvc_repro_dry_lists_the_stages():
     dvc = Path(sys.executable).parent / "dvc"
     if not dvc.exists():
-        pytest.skip("dvc is not installed (pip install -e '.[dvc]')")
+        pytest.skip("dvc is not installed (it is in the test extra: pip install -e '.[test]')")
     out = subprocess.run([str(dvc), "repro", "--dry", "--force", "report"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     for stage in ("reference", "quickstart", "report"):
