@@ -286,6 +286,122 @@ def test_a_failed_run_is_recorded_and_does_not_stop_the_sweep(app, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# dataset=csv: a custodian's own file through the Hydra app
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def user_csv(tmp_path):
+    """(csv, schema) of a custodian's 80-row cohort (the custodian tests' fixture data)."""
+    import yaml
+
+    from test_custodian import SCHEMA, cohort_frame
+
+    folder = tmp_path / "custodian"
+    folder.mkdir()
+    csv_path, schema_path = folder / "cohort.csv", folder / "cohort.yaml"
+    cohort_frame().to_csv(csv_path, index=False)
+    schema_path.write_text(yaml.safe_dump(SCHEMA))
+    return csv_path, schema_path
+
+
+def csv_overrides(csv_path, schema_path, *extra: str) -> list[str]:
+    return ["dataset=csv", f"dataset.path={csv_path}", f"dataset.schema={schema_path}", *extra]
+
+
+def test_csv_dataset_resolves_from_its_schema_and_the_identity_follows_the_content(user_csv, tmp_path):
+    import shutil
+
+    csv_path, schema_path = user_csv
+    spec = spec_of(*csv_overrides(csv_path, schema_path))
+    assert (spec.dataset, spec.task, spec.model, spec.size) == ("cohort", "classification", "decision_tree", 10)
+    assert spec.csv["n_public"] is None and spec.csv["count_share"] == 0.02
+    assert spec.params()["dataset.path"] == str(csv_path.resolve())
+
+    # moved files, same bytes: same run; one changed byte of data, or another option: another run
+    moved = tmp_path / "moved"
+    shutil.copytree(csv_path.parent, moved)
+    assert spec_of(*csv_overrides(moved / "cohort.csv", moved / "cohort.yaml")).identity == spec.identity
+    assert spec_of(*csv_overrides(csv_path, schema_path, "dataset.count_share=0.05")).identity != spec.identity
+    assert spec_of(*csv_overrides(csv_path, schema_path, "dataset.n_public=60")).identity != spec.identity
+    lines = (moved / "cohort.csv").read_text().splitlines()
+    lines[-1] = lines[-1][:-1] + ("1" if lines[-1].endswith("0") else "0")  # one patient's outcome flipped
+    (moved / "cohort.csv").write_text("\n".join(lines) + "\n")
+    assert spec_of(*csv_overrides(moved / "cohort.csv", moved / "cohort.yaml")).identity != spec.identity
+    # a built-in dataset's identity does not carry the csv block
+    assert "csv" not in spec_of().payload() and "csv" in spec.payload()
+
+
+CSV_BAD_INPUTS = {
+    "no path": (["dataset=csv"], ["dataset=csv needs dataset.path=<file>"]),
+    "missing file": (["dataset=csv", "dataset.path=nowhere.csv", "dataset.schema=nowhere.yaml"], ["dataset.path=nowhere.csv: file not found"]),
+    "bad count share": (["{csv}", "dataset.count_share=1.5"], ["dataset.count_share=1.5 must be a number in (0, 1)"]),
+    "bad n_public": (["{csv}", "dataset.n_public=0"], ["dataset.n_public=0 must be null or an integer >= 1"]),
+    "delta too large for the file": (["{csv}", "privacy.delta=0.05"], ["privacy.delta=0.05 must satisfy 0 < delta < 1/n", "n=60"]),
+    "a column the schema does not know": (["{csv}", "dataset.schema={bad_schema}"], ["dataset.path=", "bmi"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CSV_BAD_INPUTS))
+def test_csv_dataset_bad_input_is_a_clear_error_before_any_work(app, tmp_path, monkeypatch, user_csv, case):
+    import yaml
+
+    from test_custodian import SCHEMA
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    csv_path, schema_path = user_csv
+    bad_schema = tmp_path / "bad.yaml"  # declares bmi categorical: the file's numbers are not categories
+    bad = {**SCHEMA, "features": [f if f["name"] != "bmi" else {"name": "bmi", "type": "categorical", "categories": ["low", "high"]} for f in SCHEMA["features"]]}
+    bad_schema.write_text(yaml.safe_dump(bad))
+    overrides, expected = CSV_BAD_INPUTS[case]
+    args = []
+    for o in overrides:
+        args += csv_overrides(csv_path, schema_path) if o == "{csv}" else [o.format(bad_schema=bad_schema)]
+    code, output = app(*args)
+    assert code != 0
+    for text in expected:
+        assert text in output, f"{case}: {text!r} not in:\n{output}"
+    assert not (tmp_path / "mlruns").exists() and "Traceback" not in output
+
+
+def test_csv_dataset_runs_through_the_custodian_path_and_resumes(app, tmp_path, user_csv):
+    from mlflow import MlflowClient
+
+    from dpcondense.privacy import PrivacyLedger
+
+    csv_path, schema_path = user_csv
+    args = csv_overrides(csv_path, schema_path, "privacy.epsilon=2", "size=3", *TINY)
+    code, output = app(*args)
+    assert code == 0, output
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("default")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.info.status == "FINISHED" and run.data.tags["dataset"] == "cohort"
+    assert run.data.params["dataset.count_share"] == "0.02" and "dataset.n_public" in run.data.params
+    # the release and the run record; the custodian's local report (distances to real rows) is not tracked
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == ARTIFACTS
+    local = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / "dl")))
+    ledger = PrivacyLedger.from_json(local / "ledger.json")
+    count, *rest = ledger.entries  # the schema has no public.n_rows: a DP count comes first
+    assert count.purpose == "dp_count" and count.epsilon == pytest.approx(0.02 * 2)
+    assert 1.99 < ledger.total_epsilon <= 2.0 * (1 + 1e-9) and ledger.target_epsilon == 2.0
+    synthetic = (local / "synthetic.csv").read_text().splitlines()
+    assert synthetic[0] == "age,bmi,sex,smoker,died" and len(synthetic) == 1 + 2 * 3
+    assert float(run.data.metrics["epsilon_spent"]) == pytest.approx(ledger.total_epsilon)
+    assert 0.0 <= run.data.metrics["decision_tree.auroc"] <= 1.0
+
+    # the same command again is skipped; the same run with a public n buys no count
+    code, output = app(*args)
+    assert code == 0 and "skipped (already done)" in output
+    code, output = app(*args, "dataset.n_public=60")
+    runs = client.search_runs([exp.experiment_id])
+    assert code == 0 and len(runs) == 2
+    public = next(r for r in runs if r.data.params.get("dataset.n_public") == "60")
+    ledger = PrivacyLedger.from_json(Path(client.download_artifacts(public.info.run_id, "ledger.json", str(tmp_path / "dl2"))))
+    assert "dp_count" not in [e.purpose for e in ledger.entries] and ledger.n_public == 60
+
+
+# ---------------------------------------------------------------------------------------------
 # real sweeps in subprocesses
 # ---------------------------------------------------------------------------------------------
 

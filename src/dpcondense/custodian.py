@@ -513,8 +513,8 @@ def condense_csv(
         raise PrivacyParameterError(f"--delta: delta={delta:g} must be < 1/n = {1.0 / n_train:.3g} (n = {n_train} training rows)")
 
     params = dict(method_params or {})
-    if n_public is not None:
-        params.setdefault("n_public", int(n_public))
+    if n_public is not None and params.get("n_public") is None:  # a method config may carry n_public: null
+        params["n_public"] = int(n_public)
     public_n = params.get("n_public", train.n_public)
     count_entry: dict[str, Any] | None = None
     eps_method, delta_method = eps, delta

@@ -42,6 +42,8 @@ OUTPUT_ONLY_KEYS = ("tracking", "experiment_name", "progress", "dry_run", "hydra
 #: dataset-schema keys that change what is computed (the card and description are prose)
 _SCHEMA_KEYS = ("name", "task", "public", "features", "outcome")
 #: method arguments set from other config keys, not from ``method.params``
+#: ``dataset=csv`` keys that say where the files are (not part of the identity; the content hash is)
+_CSV_LOCATION_KEYS = ("path", "schema_path")
 _RESERVED_METHOD_ARGS = ("model", "size", "epsilon", "delta", "random_state", "model_params", "progress")
 
 
@@ -68,6 +70,9 @@ class RunSpec:
     seed: int
     references: bool
     progress: bool = field(default=True, compare=False)
+    #: ``dataset=csv`` only: the file options (``delimiter``, ``encoding``, ``n_public``,
+    #: ``count_share``) are hashed; ``path`` / ``schema_path`` are where, not what, and are not
+    csv: dict[str, Any] | None = None
 
     def payload(self) -> dict[str, Any]:
         """The hashed content (JSON-ready; ``inf`` kept as a float)."""
@@ -81,6 +86,7 @@ class RunSpec:
             "size": self.size,
             "seed": self.seed,
             "references": self.references,
+            **({"csv": {k: v for k, v in self.csv.items() if k not in _CSV_LOCATION_KEYS}} if self.csv else {}),
         }
 
     @property
@@ -108,6 +114,8 @@ class RunSpec:
             if name != self.model:
                 flat.update(_flatten(self.eval_model_params[name], f"eval_model.{name}.params"))
         flat.update(_flatten(self.method_params, "method.params"))
+        if self.csv:  # options and file names only; the file's content enters as a hash
+            flat.update(_flatten(self.csv, "dataset"))
         return {k: _text(v) for k, v in flat.items()}
 
     def tags(self) -> dict[str, str]:
@@ -157,12 +165,20 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
 
     dataset_cfg = conf.get("dataset") or {}
     dataset, task = dataset_cfg.get("name"), dataset_cfg.get("task")
-    if dataset not in DATASETS:
-        raise RunConfigError(f"dataset={dataset!r} is not a registered dataset; available: {', '.join(DATASETS.names())}")
-    if task not in ("classification", "survival"):
-        raise RunConfigError(f"dataset.task must be classification or survival, got {task!r}")
-    schema = {k: dataset_cfg.get(k) for k in _SCHEMA_KEYS}
-    schema_sha256 = hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()
+    csv_options: dict[str, Any] | None = None
+    if dataset == "csv":
+        csv_options, task, schema_sha256 = _resolve_csv(dataset_cfg)
+        dataset = csv_options["dataset_name"]
+    else:
+        if dataset not in DATASETS:
+            raise RunConfigError(
+                f"dataset={dataset!r} is not a registered dataset; available: {', '.join(DATASETS.names())} "
+                "(or dataset=csv dataset.path=... dataset.schema=... for your own file)"
+            )
+        if task not in ("classification", "survival"):
+            raise RunConfigError(f"dataset.task must be classification or survival, got {task!r}")
+        schema = {k: dataset_cfg.get(k) for k in _SCHEMA_KEYS}
+        schema_sha256 = hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()
 
     model, model_params = _condensing_family(conf.get("model"), dataset, task)
     eval_models = _eval_families(conf.get("eval_model"), model, task)
@@ -173,7 +189,7 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
     privacy = conf.get("privacy") or {}
     try:
         epsilon = parse_epsilon(privacy.get("epsilon"))
-        n_private = private_rows(dataset_cfg, method_params)
+        n_private = private_rows(dataset_cfg, method_params) if csv_options is None else csv_options.pop("_delta_rows")
         delta = validate_privacy_params(epsilon=epsilon, delta=privacy.get("delta"), n=n_private)["delta"]
     except PrivacyParameterError as exc:  # messages start with "epsilon=..." / "delta=..."
         raise RunConfigError(f"privacy.{exc}") from None
@@ -210,7 +226,61 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
         seed=int(seed),
         references=references,
         progress=bool(conf.get("progress", True)),
+        csv=csv_options,
     )
+
+
+def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, str]:
+    """``dataset=csv``: check the file options and read the schema (not the CSV) before any work.
+
+    Returns the options, the schema's task and the identity hash of (CSV bytes, schema bytes).
+    The CSV's rows are read only by :func:`dpcondense.custodian.condense_csv` inside the run;
+    delta is checked there against the real training size when ``n_public`` is not given.
+    """
+    from dpcondense.custodian import csv_identity, load_user_schema, read_user_csv
+    from dpcondense.schema import SchemaError
+
+    paths = {}
+    for key in ("path", "schema"):
+        value = dataset_cfg.get(key)
+        if value in (None, "???", ""):
+            raise RunConfigError(f"dataset=csv needs dataset.{key}=<file> (the {'CSV file' if key == 'path' else 'schema YAML'})")
+        path = Path(str(value)).expanduser()
+        if not path.is_file():
+            raise RunConfigError(f"dataset.{key}={value}: file not found")
+        paths[key] = path.resolve()
+    try:
+        schema = load_user_schema(paths["schema"])
+    except SchemaError as exc:
+        raise RunConfigError(f"dataset.schema={paths['schema']}: {exc}") from None
+    n_public = dataset_cfg.get("n_public")
+    if n_public is not None and (isinstance(n_public, bool) or not isinstance(n_public, int) or n_public < 1):
+        raise RunConfigError(f"dataset.n_public={n_public!r} must be null or an integer >= 1 (the public training-split size)")
+    count_share = dataset_cfg.get("count_share", 0.02)
+    if isinstance(count_share, bool) or not isinstance(count_share, (int, float)) or not 0.0 < float(count_share) < 1.0:
+        raise RunConfigError(f"dataset.count_share={count_share!r} must be a number in (0, 1)")
+    for key in ("delimiter", "encoding"):
+        value = dataset_cfg.get(key)
+        if value is not None and not isinstance(value, str):
+            raise RunConfigError(f"dataset.{key}={value!r} must be null or a string")
+    # read and validate the file now, so a bad row or column is a clear error before any work;
+    # its row count only bounds delta here (the method's n is n_public or the DP count)
+    try:
+        data, _ = read_user_csv(paths["path"], schema, delimiter=dataset_cfg.get("delimiter"), encoding=dataset_cfg.get("encoding"))
+    except ValueError as exc:
+        raise RunConfigError(f"dataset.path={paths['path']}: {exc}") from None
+    n_train = private_rows({"public": {"n_rows": data.n_rows}}, {})
+    options = {
+        "dataset_name": schema.name,
+        "path": str(paths["path"]),
+        "schema_path": str(paths["schema"]),
+        "delimiter": dataset_cfg.get("delimiter"),
+        "encoding": dataset_cfg.get("encoding"),
+        "n_public": None if n_public is None else int(n_public),
+        "count_share": float(count_share),
+    }
+    options["_delta_rows"] = n_train if n_public is None else int(n_public)
+    return options, schema.task, csv_identity(paths["path"], paths["schema"])
 
 
 def _families_of(task: str) -> list[str]:
@@ -324,7 +394,6 @@ def execute(spec: RunSpec, cfg: DictConfig, store: tracking.RunStore) -> dict[st
     """
     from dpcondense.commands.condense import write_outputs
     from dpcondense.methods import METHODS
-    from dpcondense.pipeline import condense
 
     identity = spec.identity
     if store.is_finished(identity):
@@ -342,19 +411,7 @@ def execute(spec: RunSpec, cfg: DictConfig, store: tracking.RunStore) -> dict[st
     if "progress" in inspect.signature(METHODS.get(spec.method).__init__).parameters:
         method_params["progress"] = spec.progress
     try:
-        result = condense(
-            dataset_name=spec.dataset,
-            method=spec.method,
-            model=spec.model,
-            eval_models=spec.eval_models,
-            eval_model_params=spec.eval_model_params,
-            epsilon=spec.epsilon,
-            delta=spec.delta,
-            size=spec.size,
-            seed=spec.seed,
-            method_params=method_params,
-            references=spec.references,
-        )
+        result = _condense(spec, method_params)
         metrics = _run_metrics(result, spec)
         estimator = result["estimator"]
         store.log_metrics(run_id, metrics, curves={"objective": list(getattr(estimator, "history_", None) or [])})
@@ -376,6 +433,42 @@ def execute(spec: RunSpec, cfg: DictConfig, store: tracking.RunStore) -> dict[st
     shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()) if k.startswith(f"{spec.eval_models[0]}."))
     print(f"done: {identity} ({spec.run_name()}) {shown}", flush=True)
     return {"status": "done", "identity": identity}
+
+
+def _condense(spec: RunSpec, method_params: dict[str, Any]) -> dict[str, Any]:
+    """Condense and evaluate: a built-in dataset through the pipeline, a user CSV through the custodian."""
+    common = dict(
+        method=spec.method,
+        model=spec.model,
+        eval_models=spec.eval_models,
+        eval_model_params=spec.eval_model_params,
+        epsilon=spec.epsilon,
+        delta=spec.delta,
+        size=spec.size,
+        seed=spec.seed,
+        method_params=method_params,
+        references=spec.references,
+    )
+    if spec.csv is None:
+        from dpcondense.pipeline import condense
+
+        return condense(dataset_name=spec.dataset, **common)
+    from dpcondense.custodian import condense_csv
+
+    result = condense_csv(
+        spec.csv["path"],
+        spec.csv["schema_path"],
+        delimiter=spec.csv["delimiter"],
+        encoding=spec.csv["encoding"],
+        n_public=spec.csv["n_public"],
+        count_share=spec.csv["count_share"],
+        **common,
+    )
+    # the custodian's report.md (distances of released rows to real rows) stays on the custodian's
+    # machine (`dpcondense condense --csv`); the tracked run keeps only DP outputs and test metrics
+    result.pop("extra_files", None)
+    result["config"].pop("csv", None)
+    return result
 
 
 def _run_metrics(result: Mapping[str, Any], spec: RunSpec) -> dict[str, float]:
