@@ -158,10 +158,10 @@ class RecordingDataset(Dataset):
         return object.__getattribute__(self, name)
 
 
-PRIVATIZED = {"privatized_zo_sum", "privatized_class_means"}
+PRIVATIZED = {"privatized_zo_sum", "privatized_class_means", "privatized_teacher"}
 
 
-@pytest.mark.parametrize("options", [{}, {"init": "dp_mean", "bagging": 2}])
+@pytest.mark.parametrize("options", [{}, {"init": "dp_mean", "bagging": 2}, {"labels": "soft", "bagging": 2}, {"labels": "teacher"}])
 def test_real_rows_read_only_inside_privatized_functions(datasets, options):
     src = small(datasets["pima_diabetes"], 200)
     rec = RecordingDataset(schema=src.schema, features=src.features, y=src.y, n_public=src.n_public)
@@ -174,18 +174,21 @@ def test_real_rows_read_only_inside_privatized_functions(datasets, options):
     assert not outside, outside[:3]
 
 
-def test_dp_mean_release_sensitivity(datasets):
+@pytest.mark.parametrize("row_clip", [1.0, 0.4])
+def test_dp_mean_release_sensitivity(datasets, row_clip):
     from dpcondense.methods.dpzo import privatized_class_means
 
     ds = small(datasets["support_mortality"], 120)
     enc = ds.encoder()
-    kw = dict(epsilon=0.5, delta=1e-5)
+    kw = dict(epsilon=0.5, delta=1e-5, row_clip=row_clip)
+    box = float(np.linalg.norm(np.maximum(np.abs(enc.lower_), np.abs(enc.upper_))))
     # identical noise draws (same seed) -> the output difference is the pre-noise difference
     a = privatized_class_means(PrivateRows(ds), enc.lower_, enc.upper_, noise_rng=np.random.default_rng(1), **kw)
     b = privatized_class_means(PrivateRows(ds.subset(np.arange(1, ds.n_rows))), enc.lower_, enc.upper_,
                                noise_rng=np.random.default_rng(1), **kw)
     sums_a, counts_a, sigma, sens = a
     radius = sens / math.sqrt(2)
+    assert radius == pytest.approx(row_clip * box)
     diff = np.concatenate([(a[0] - b[0]).ravel(), radius * (a[1] - b[1])])
     assert 0 < np.linalg.norm(diff) <= sens + 1e-9
     from dpcondense.privacy import gaussian_mechanism_sigma
@@ -282,6 +285,138 @@ def test_objective_decreases_on_a_real_dataset(datasets):
     assert h[-10:].mean() < 0.8 * h[:5].mean()
 
 
+# ------------------------------------------------------------------ soft labels (issue 9)
+
+
+def test_soft_label_release_is_weighted_pairs_and_costs_no_budget(datasets):
+    from dpcondense.evaluate import evaluate_release
+    from dpcondense.methods.base import WEIGHT_COLUMN
+
+    train, test = train_test_split(datasets["pima_diabetes"], seed=0)
+    common = dict(model="decision_tree", size=4, epsilon=1.0, steps=6, directions=2, random_state=3)
+    hard = DPZOCondenser(**common).fit(train)
+    soft = DPZOCondenser(**common, labels="soft", label_init=1.5).fit(train)
+    # the same spends: the logits are post-processing of the same privatised sums
+    assert soft.ledger_.to_dict()["entries"] == hard.ledger_.to_dict()["entries"]
+
+    rel = soft.synthetic_encoded_
+    m = 2 * 4
+    assert len(soft.synthetic_) == 2 * m and WEIGHT_COLUMN in soft.synthetic_.columns
+    np.testing.assert_array_equal(rel.y, np.repeat([0, 1], m))
+    np.testing.assert_allclose(rel.X[:m], rel.X[m:])  # every point once per class
+    w0, w1 = rel.weight[:m], rel.weight[m:]
+    np.testing.assert_allclose(w0 + w1, 1.0)  # a probability split per point
+    lo, hi = 1 / (1 + math.exp(4.0)), 1 / (1 + math.exp(-4.0))
+    assert ((w1 >= lo - 1e-12) & (w1 <= hi + 1e-12)).all()
+    assert not np.allclose(w1, np.repeat([1 / (1 + math.exp(1.5)), 1 / (1 + math.exp(-1.5))], 4))  # learned, not the start
+
+    # evaluation trains on the weights: equal to an independent weighted fit, different from unweighted
+    from sklearn.metrics import roc_auc_score
+
+    got = evaluate_release(rel, train, test, "logistic_regression", random_state=0)["auroc"]
+    weighted = make_model("logistic_regression", random_state=0).fit(rel.X, rel.y, sample_weight=rel.weight)
+    unweighted = make_model("logistic_regression", random_state=0).fit(rel.X, rel.y)
+    X_test = test.encoded()
+    assert got == pytest.approx(roc_auc_score(test.y, weighted.predict_proba(X_test)[:, 1]))
+    assert not np.allclose(weighted.predict_proba(X_test), unweighted.predict_proba(X_test))
+
+
+def test_soft_label_weights_round_trip_through_the_release_file(datasets, tmp_path):
+    from dpcondense.methods.base import WEIGHT_COLUMN, SyntheticSet
+
+    train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=1)
+    est = DPZOCondenser(size=3, epsilon=1.0, steps=3, directions=2, labels="soft").fit(train)
+    path = tmp_path / "synthetic.csv"
+    est.synthetic_.to_csv(path, index=False, float_format="%.10g")
+    again = SyntheticSet.from_release(pd.read_csv(path), train.schema)
+    np.testing.assert_allclose(again.weight, est.synthetic_encoded_.weight, rtol=1e-9)
+    # a dataset with a feature named like the weight column cannot carry weights silently
+    schema = Schema.from_dict({"name": "clash", "task": "classification", "outcome": {"label": "y"},
+                               "features": [{"name": WEIGHT_COLUMN, "type": "numeric", "bounds": [-1, 1]}]})
+    with pytest.raises(ValueError, match="clashes with the release's weight column"):
+        SyntheticSet(X=np.zeros((2, 1)), y=np.array([0, 1]), weight=np.array([0.5, 0.5])).to_frame(schema)
+
+
+def test_soft_labels_learn_graded_probabilities_without_noise():
+    """y ~ Bernoulli(0.2) left of 0, Bernoulli(0.8) right of it: a stump with hard labels can only
+    say 0 or 1; learned soft labels move from the confident start (0.98) towards the true rates."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, 600)
+    y = (rng.random(600) < np.where(x > 0, 0.8, 0.2)).astype(int)
+    schema = Schema.from_dict({"name": "noisy_stump", "task": "classification", "public": {"n_rows": 600},
+                               "features": [{"name": "x", "type": "numeric", "bounds": [-1, 1]}], "outcome": {"label": "y"}})
+    ds = from_frame(pd.DataFrame({"x": x, "y": y}), schema)
+    est = DPZOCondenser(model="decision_tree", size=3, epsilon=math.inf, steps=150, directions=8, mu=0.2, lr=0.05,
+                        batch_size=600, init="random", class_balance=False, labels="soft", label_init=4.0,
+                        model_params={"max_depth": 1}, random_state=0).fit(ds)
+    rel = est.synthetic_encoded_
+    m = len(rel.X) // 2
+    p = rel.weight[m:]  # P(y=1) of each point
+    right = rel.X[:m, 0] > 0
+    assert right.any() and (~right).any()
+    # both sides moved away from the start 0.982 / 0.018 towards 0.8 / 0.2
+    assert p[right].mean() < 0.95 and p[~right].mean() > 0.05 and p[right].mean() > p[~right].mean() + 0.3
+
+
+def test_teacher_labels_budget_split_and_ledger(datasets):
+    train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
+    est = DPZOCondenser(size=3, epsilon=2.0, steps=3, directions=2, labels="teacher", init_budget_share=0.25,
+                        teacher_budget_share=0.35).fit(train)
+    led = est.ledger_.to_dict()
+    by = {e["purpose"]: e for e in led["entries"]}
+    assert set(by) == {"init_dp_means", "label_teacher", "dpzo_steps"}
+    assert by["init_dp_means"]["epsilon"] == pytest.approx(0.5) and by["label_teacher"]["epsilon"] == pytest.approx(0.7)
+    from dpcondense.methods.dp_direct import feature_norm_bound
+    from dpcondense.privacy import gaussian_mechanism_sigma
+
+    sens = feature_norm_bound(train.schema) / 100.0
+    assert by["label_teacher"]["sensitivity"] == pytest.approx(sens)
+    assert by["label_teacher"]["noise_multiplier"] * sens == pytest.approx(
+        gaussian_mechanism_sigma(0.7, by["label_teacher"]["delta"], sens))
+    assert sum(e["delta"] for e in led["entries"]) <= 1e-5 * (1 + 1e-12)
+    total = sum(e["epsilon"] for e in led["entries"])
+    assert 1.99 < total <= 2.0 + 1e-9 and total == pytest.approx(led["epsilon"])
+    with pytest.raises(ValueError, match=r"init_budget_share \+ teacher_budget_share must be < 1"):
+        DPZOCondenser(steps=2, labels="teacher", init_budget_share=0.5, teacher_budget_share=0.5).fit(train)
+
+
+def test_teacher_sensitivity_bound_holds_on_neighbouring_datasets(datasets):
+    """Noise off: removing one patient moves the teacher's weights by at most L / Λ."""
+    from dpcondense.methods.dp_direct import feature_norm_bound
+    from dpcondense.methods.dpzo import privatized_teacher
+
+    ds = small(datasets["pima_diabetes"], 150)
+    bound = feature_norm_bound(ds.schema) / 5.0
+    worst = 0.0
+    full, _, sens = privatized_teacher(PrivateRows(ds), ds.schema, 5.0, epsilon=1.0, delta=1e-5,
+                                       noise_rng=np.random.default_rng(0), disable_noise=True)
+    assert sens == pytest.approx(bound)
+    for i in range(0, 150, 15):
+        keep = np.setdiff1d(np.arange(150), [i])
+        nb, _, _ = privatized_teacher(PrivateRows(ds.subset(keep)), ds.schema, 5.0, epsilon=1.0, delta=1e-5,
+                                      noise_rng=np.random.default_rng(0), disable_noise=True)
+        diff = np.append(full.coef_ - nb.coef_, full.intercept_ - nb.intercept_)
+        worst = max(worst, float(np.linalg.norm(diff)))
+    assert 0 < worst <= bound
+
+
+def test_teacher_labels_are_the_teachers_probabilities_at_the_released_points(datasets):
+    """ε = ∞: the release's weights equal an independent (scikit-learn) fit of the same objective."""
+    from sklearn.linear_model import LogisticRegression
+
+    train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=2)
+    est = DPZOCondenser(size=4, epsilon=math.inf, steps=4, directions=2, labels="teacher",
+                        teacher_regularization=10.0).fit(train)
+    rel = est.synthetic_encoded_
+    m = len(rel.X) // 2
+    X1 = np.column_stack([train.encoded(), np.ones(train.n_rows)])  # intercept regularised like the teacher
+    ref = LogisticRegression(C=1 / 10.0, fit_intercept=False, tol=1e-10, max_iter=10_000).fit(X1, train.y)
+    expected = ref.predict_proba(np.column_stack([rel.X[m:], np.ones(m)]))[:, 1]
+    np.testing.assert_allclose(rel.weight[m:], expected, atol=2e-3)
+    np.testing.assert_allclose(rel.weight[:m] + rel.weight[m:], 1.0)
+    assert est.ledger_.to_dict()["entries"][0]["epsilon"] == math.inf
+
+
 # ------------------------------------------------------------------ bad parameters
 
 
@@ -298,6 +433,8 @@ def test_objective_decreases_on_a_real_dataset(datasets):
         ({"steps": 0}, "steps"),
         ({"init": "real_rows"}, "real_rows"),
         ({"init": "random"}, "class_balance"),
+        ({"label_init": 5.0}, r"label_init must be in \[0, 4\]"),
+        ({"labels": "fuzzy"}, r"labels must be one of \[.hard., .soft., .teacher.\]"),
         ({"optimizer": "lbfgs"}, r"optimizer must be one of \['adam', 'sgd'\]"),
         ({"model": "cox_ph"}, "survival family"),
         ({"model": "no_such_model"}, "available models"),

@@ -30,6 +30,7 @@ from dpcondense import cli
 from dpcondense.data import train_test_split
 from dpcondense.evaluate import evaluate_release
 from dpcondense.methods import METHODS, SyntheticSet, load_plugins, make_method
+from dpcondense.methods.base import WEIGHT_COLUMN
 
 PLUGINS = Path(__file__).parent / "plugins"
 CASES = ("pima_diabetes", "gbsg")  # one per task; pima has missing indicators, gbsg categoricals
@@ -91,8 +92,13 @@ def test_release_size_columns_and_raw_units(method, dataset, trains):
     est = fitted(method, train)
     schema = train.schema
     frame = est.synthetic_
-    assert list(frame.columns) == schema.feature_names + schema.target_columns
-    assert len(frame) == expected_rows(method, train)
+    weighted = WEIGHT_COLUMN in frame.columns  # soft labels: every point once per class, weighted
+    assert list(frame.columns) == schema.feature_names + schema.target_columns + ([WEIGHT_COLUMN] if weighted else [])
+    assert len(frame) == expected_rows(method, train) * (2 if weighted else 1)
+    if weighted:
+        w = frame[WEIGHT_COLUMN].to_numpy(dtype=float)
+        half = len(frame) // 2
+        assert (w >= 0).all() and np.allclose(w[:half] + w[half:], 1.0)
     for f in schema.features:
         col = frame[f.name]
         if col.isna().any():
@@ -111,7 +117,7 @@ def test_release_size_columns_and_raw_units(method, dataset, trains):
     if train.task == "classification":
         assert set(frame[out.label]) <= {out.positive, out.negative}
         if method not in ("full_data", "dp_direct"):  # balanced public labels, as DP-ZO
-            assert (frame[out.label] == out.positive).sum() == SIZE["classification"]
+            assert (frame[out.label] == out.positive).sum() == SIZE["classification"] * (2 if weighted else 1)
     else:
         t = frame[out.time].to_numpy(dtype=float)
         assert ((t > 0) & (t <= out.horizon)).all()

@@ -236,9 +236,9 @@ def canary_score(
     if statistic == "loss":
         mdl = make_model(model, random_state=0, **(model_params or {}))
         if task == "classification":
-            mdl.fit(release.X, release.y)
+            mdl.fit(release.X, release.y, sample_weight=release.weight)
             return -float(mdl.loss(canary_X, canary_targets["y"])[0])
-        mdl.fit(release.X, release.time, release.event)
+        mdl.fit(release.X, release.time, release.event, sample_weight=release.weight)
         return -float(mdl.loss(canary_X, canary_targets["time"], canary_targets["event"], grid)[0])
     rows = release.X
     if task == "classification":

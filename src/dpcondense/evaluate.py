@@ -45,10 +45,10 @@ def evaluate_release(
     if released_model is not None:  # a model release (dp_direct): score the released model as is
         return classification_metrics(test.y, released_model.predict_proba(X_test)[:, 1])
     if test.task == "classification":
-        mdl.fit(release.X, release.y)
+        mdl.fit(release.X, release.y, sample_weight=getattr(release, "weight", None))
         return classification_metrics(test.y, mdl.predict_proba(X_test)[:, 1])
     grid = test.schema.outcome.time_grid()
-    mdl.fit(release.X, release.time, release.event)
+    mdl.fit(release.X, release.time, release.event, sample_weight=getattr(release, "weight", None))
     surv = mdl.predict_survival(X_test, grid)
     risk = -surv.sum(axis=1)
     return survival_metrics(train.time, train.event, test.time, test.event, risk, surv, grid)

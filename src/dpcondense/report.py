@@ -1263,7 +1263,7 @@ def figure5_release(runs: ExperimentRuns, *, method: str = MAIN_METHOD, epsilon:
 
     from dpcondense.data import train_test_split
     from dpcondense.datasets import DATASETS, load_dataset
-    from dpcondense.methods.base import SyntheticSet
+    from dpcondense.methods.base import WEIGHT_COLUMN, SyntheticSet
     from dpcondense.models import make_model
     from dpcondense.run import family_params
 
@@ -1292,16 +1292,23 @@ def figure5_release(runs: ExperimentRuns, *, method: str = MAIN_METHOD, epsilon:
                 fx, fy = _figure5_features(ds.schema, d)
                 real = train.to_frame()
                 label, positive = ds.schema.outcome.label, ds.schema.outcome.positive
+                soft = WEIGHT_COLUMN in frame.columns  # each point twice (class 0 and 1), weighted
                 for cls, colour, name in ((0, "#0072B2", "negative"), (1, "#D55E00", "positive")):
                     mask = (real[label] == positive) == bool(cls)
                     ax.scatter(real.loc[mask, fx], real.loc[mask, fy], s=6, alpha=0.25, color=colour, lw=0,
                                label=f"real training rows ({name})", gid=f"real:class{cls}")
+                    if soft:
+                        continue
                     rmask = (frame[label].astype(str) == str(positive)) == bool(cls)
                     ax.scatter(frame.loc[rmask, fx], frame.loc[rmask, fy], s=40, marker="*" if cls else "X", color=colour,
                                edgecolor="black", lw=0.6, label=f"released rows ({name})", gid=f"release:class{cls}")
+                if soft:  # one marker per point, coloured by its released P(positive)
+                    pos = frame[frame[label].astype(str) == str(positive)]
+                    ax.scatter(pos[fx], pos[fy], s=45, marker="o", c=pos[WEIGHT_COLUMN], cmap="coolwarm", vmin=0, vmax=1,
+                               edgecolor="black", lw=0.6, label="released points (colour: P(positive))", gid="release:soft")
                 ax.set_xlabel(_feature_label(ds.schema, fx))
                 ax.set_ylabel(_feature_label(ds.schema, fy))
-                ax.set_title(f"{d}\n{what} ({len(frame)} rows)")
+                ax.set_title(f"{d}\n{what} ({len(frame) // 2 if soft else len(frame)} {'soft-labelled points' if soft else 'rows'})")
                 ax.legend(loc="best", fontsize=6, framealpha=0.8)
                 ax.grid(True, alpha=0.3, lw=0.5)
             else:

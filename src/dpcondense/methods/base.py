@@ -39,12 +39,18 @@ def register_method(name: str):
 
 @dataclass
 class SyntheticSet:
-    """Model-space rows and their targets (``y`` for classification, ``time``/``event`` for survival)."""
+    """Model-space rows and their targets (``y`` for classification, ``time``/``event`` for survival).
+
+    ``weight`` (optional, one non-negative number per row) is released as the column
+    :data:`WEIGHT_COLUMN` and passed to every model as ``sample_weight``. DP-ZO's soft labels use
+    it: each synthetic point appears once per class, weighted by its learned label probability.
+    """
 
     X: np.ndarray
     y: np.ndarray | None = None
     time: np.ndarray | None = None
     event: np.ndarray | None = None
+    weight: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.X)
@@ -58,6 +64,10 @@ class SyntheticSet:
         else:
             frame[out.time] = np.asarray(self.time, dtype=float)
             frame[out.event] = np.asarray(self.event, dtype=np.int64)
+        if self.weight is not None:
+            if WEIGHT_COLUMN in frame.columns:
+                raise ValueError(f"dataset column {WEIGHT_COLUMN!r} clashes with the release's weight column")
+            frame[WEIGHT_COLUMN] = np.asarray(self.weight, dtype=float)
         return frame
 
     @classmethod
@@ -65,8 +75,16 @@ class SyntheticSet:
         """Re-encode a released raw frame: what every evaluation trains on."""
         from dpcondense.data import from_frame
 
+        weight = None
+        if WEIGHT_COLUMN in frame.columns and WEIGHT_COLUMN not in schema.feature_names:
+            weight = frame[WEIGHT_COLUMN].to_numpy(dtype=float)
+            frame = frame.drop(columns=[WEIGHT_COLUMN])
         ds = from_frame(frame, schema, source="synthetic release")
-        return cls(X=ds.encoded(), y=ds.y, time=ds.time, event=ds.event)
+        return cls(X=ds.encoded(), y=ds.y, time=ds.time, event=ds.event, weight=weight)
+
+
+#: the release column holding per-row training weights (absent when every row weighs 1)
+WEIGHT_COLUMN = "sample_weight"
 
 
 def balanced_labels(rows_per_class: int, n_classes: int = 2) -> np.ndarray:

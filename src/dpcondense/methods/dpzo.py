@@ -42,6 +42,8 @@ ClipMode = Literal["vector", "coordinate"]
 
 #: Upper bound of every per-example loss (probabilities are clipped at P_MIN).
 LOSS_MAX = -math.log(P_MIN)
+#: soft labels: bound of the learned label logits (label probabilities stay in [0.018, 0.982])
+LOGIT_BOUND = 4.0
 
 
 class PrivateRows:
@@ -172,18 +174,23 @@ def privatized_class_means(
     epsilon: float,
     delta: float,
     noise_rng: np.random.Generator,
+    row_clip: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Gaussian-mechanism release of per-stratum sums and counts of model-space rows.
 
     Strata are the classes (classification) or the event indicator (survival). Each row is
-    clipped to the public box, so its norm is at most ``R = ||max(|lower|, |upper|)||``; the
-    release vector per row is ``[x_i, R]`` in its stratum's block, so one row changes the whole
-    release by at most ``R·√2`` (add/remove). Returns (noisy sums, noisy counts, σ, sensitivity).
+    clipped to the public box, whose largest norm is ``R0 = ||max(|lower|, |upper|)||``, and then
+    to the L2 norm ``R = row_clip · R0`` (``row_clip < 1`` shrinks the outlying rows towards the
+    box centre: less noise, some bias); the release vector per row is ``[x_i, R]`` in its
+    stratum's block, so one row changes the whole release by at most ``R·√2`` (add/remove).
+    Returns (noisy sums, noisy counts, σ, sensitivity).
     """
     X, targets = private.poisson_batch(1.0, np.random.default_rng(0))  # every row: no sampling
     strata = targets["y"] if "y" in targets else targets["event"]
     X = np.clip(X, lower, upper)
-    radius = float(np.linalg.norm(np.maximum(np.abs(lower), np.abs(upper))))
+    radius = float(row_clip) * float(np.linalg.norm(np.maximum(np.abs(lower), np.abs(upper))))
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    X = X * np.minimum(1.0, radius / np.maximum(norms, 1e-300))
     sensitivity = radius * math.sqrt(2.0)
     sigma = gaussian_mechanism_sigma(epsilon, delta, sensitivity)
     sums = np.stack([X[strata == c].sum(axis=0) for c in (0, 1)])
@@ -290,8 +297,30 @@ class DPZOCondenser(CondensationMethod):
         Share of ε and δ spent on the ``dp_mean`` start (the rest goes to the ZO steps).
     init_spread : float
         Std of the public Gaussian noise around the DP means (model-space units).
+    init_clip : float
+        ``dp_mean``: each row is clipped to ``init_clip`` times the largest norm in the public box
+        before the means are released (``1`` = no extra clipping; smaller = less noise, more bias).
     bagging : int
         Number of bootstrap fits averaged per perturbation (1 = the plain model).
+    labels : {"hard", "soft", "teacher"}
+        Classification only (survival ignores it). ``hard``: each point has its public class.
+        ``soft`` and ``teacher`` give every point a label probability ``p_j``: every model is
+        fitted on each point twice — labelled 1 with weight ``p_j``, 0 with weight ``1 - p_j`` —
+        and the release carries that ``sample_weight`` column, so tree leaves hold graded
+        probabilities instead of 0/1. ``soft`` learns ``p_j = sigmoid(z_j)`` by ZO together with
+        the points (the logits are extra coordinates, in ``[-4, 4]``; no extra budget).
+        ``teacher`` spends ``teacher_budget_share`` of (ε, δ) on a DP logistic regression
+        (output perturbation, as ``dp_direct``) and sets ``p_j`` to its prediction at the
+        current point ``x_j`` (post-processing); ZO then moves only the points.
+    label_init : float
+        ``soft``: initial logit magnitude, ``z_j = ±label_init`` by the point's class.
+    label_scale : float
+        ``soft``: the logits are optimised as ``z / label_scale``, so a perturbation of radius
+        ``mu`` moves a logit by ``label_scale * mu`` (and a step by ``label_scale * lr``).
+    teacher_budget_share : float
+        ``teacher``: share of ε and δ spent on the DP logistic-regression teacher.
+    teacher_regularization : float
+        ``teacher``: L2 strength Λ of the teacher's summed objective (sensitivity ``L / Λ``).
     class_balance : bool
         Weight each patient's clipped vector by ``min_c n_c / n_{class}`` using the noisy class
         counts of the ``dp_mean`` release (no extra budget; requires ``init="dp_mean"``), so the
@@ -338,7 +367,13 @@ class DPZOCondenser(CondensationMethod):
         init: Literal["random", "dp_mean", "real_rows"] = "dp_mean",
         init_budget_share: float = 0.3,
         init_spread: float = 0.3,
+        init_clip: float = 1.0,
         bagging: int = 1,
+        labels: Literal["hard", "soft", "teacher"] = "soft",
+        label_init: float = 2.0,
+        label_scale: float = 2.0,
+        teacher_budget_share: float = 0.3,
+        teacher_regularization: float = 100.0,
         class_balance: bool = True,
         event_policy: Literal["all_events", "fraction"] = "all_events",
         event_fraction: float = 1.0,
@@ -366,7 +401,13 @@ class DPZOCondenser(CondensationMethod):
         self.init = init
         self.init_budget_share = init_budget_share
         self.init_spread = init_spread
+        self.init_clip = init_clip
         self.bagging = bagging
+        self.labels = labels
+        self.label_init = label_init
+        self.label_scale = label_scale
+        self.teacher_budget_share = teacher_budget_share
+        self.teacher_regularization = teacher_regularization
         self.class_balance = class_balance
         self.event_policy = event_policy
         self.event_fraction = event_fraction
@@ -401,6 +442,8 @@ class DPZOCondenser(CondensationMethod):
         _check_choice("clip_mode", self.clip_mode, ("vector", "coordinate"))
         _check_choice("optimizer", self.optimizer, ("adam", "sgd"))
         _check_choice("init", self.init, ("random", "dp_mean", "real_rows"))
+        if not 0.0 < float(self.init_clip) <= 1.0:
+            raise ValueError(f"init_clip must be in (0, 1] (a fraction of the public box's largest row norm), got {self.init_clip}")
         if not 0.0 < self.init_budget_share < 1.0:
             raise ValueError(f"init_budget_share must be in (0, 1), got {self.init_budget_share}")
         if (self.class_balance and dataset.task == "classification" and self.init != "dp_mean"
@@ -409,6 +452,22 @@ class DPZOCondenser(CondensationMethod):
                 "class_balance=True uses the DP class counts released by init='dp_mean'; set "
                 f"init='dp_mean' or class_balance=false (got init={self.init!r})"
             )
+        _check_choice("labels", self.labels, ("hard", "soft", "teacher"))
+        teacher = self.labels == "teacher" and dataset.task == "classification"
+        if teacher:
+            if not 0.0 < self.teacher_budget_share < 1.0:
+                raise ValueError(f"teacher_budget_share must be in (0, 1), got {self.teacher_budget_share}")
+            if self.init == "dp_mean" and not self.init_budget_share + self.teacher_budget_share < 1.0:
+                raise ValueError(
+                    f"init_budget_share + teacher_budget_share must be < 1 (the rest pays for the ZO steps), got "
+                    f"{self.init_budget_share} + {self.teacher_budget_share}"
+                )
+            if not (isinstance(self.teacher_regularization, (int, float)) and 0 < self.teacher_regularization < math.inf):
+                raise ValueError(f"teacher_regularization must be a finite number > 0, got {self.teacher_regularization!r}")
+        if not 0.0 <= float(self.label_init) <= LOGIT_BOUND:
+            raise ValueError(f"label_init must be in [0, {LOGIT_BOUND:g}] (a logit magnitude), got {self.label_init}")
+        if not float(self.label_scale) > 0:
+            raise ValueError(f"label_scale must be > 0, got {self.label_scale}")
         if int(self.bagging) < 1:
             raise ValueError(f"bagging must be an integer >= 1, got {self.bagging}")
         _check_choice("event_policy", self.event_policy, ("all_events", "fraction"))
@@ -452,10 +511,18 @@ class DPZOCondenser(CondensationMethod):
         # privacy calibration and ledger
         ledger = PrivacyLedger(eps, self.delta, n_public=n)
         use_dp_init = self.init == "dp_mean"
+        soft = self.labels == "soft" and task == "classification"
+        teacher = self.labels == "teacher" and task == "classification"
         if private_run:
+            shares = {}
             if use_dp_init:
-                budget = split_budget(eps, self.delta, {"init": self.init_budget_share, "steps": 1.0 - self.init_budget_share})
-                eps_init, delta_init = budget["init"]
+                shares["init"] = float(self.init_budget_share)
+            if teacher:
+                shares["teacher"] = float(self.teacher_budget_share)
+            if shares:
+                budget = split_budget(eps, self.delta, {**shares, "steps": 1.0 - sum(shares.values())})
+                eps_init, delta_init = budget.get("init", (None, None))
+                eps_teacher, delta_teacher = budget.get("teacher", (None, None))
                 eps_steps, delta_steps = budget["steps"]
             else:
                 eps_steps, delta_steps = eps, self.delta
@@ -522,7 +589,8 @@ class DPZOCondenser(CondensationMethod):
             feat_lo, feat_hi = encoder.lower_, encoder.upper_
             if private_run:
                 sums, counts, sigma_init, sens = privatized_class_means(
-                    private, feat_lo, feat_hi, epsilon=eps_init, delta=delta_init, noise_rng=rng_noise
+                    private, feat_lo, feat_hi, epsilon=eps_init, delta=delta_init, noise_rng=rng_noise,
+                    row_clip=float(self.init_clip),
                 )
                 ledger.spend(
                     "init_dp_means",
@@ -547,6 +615,34 @@ class DPZOCondenser(CondensationMethod):
         else:
             theta = rng_public.uniform(lower, upper, size=(m, width))
         theta = np.clip(theta, lower, upper)
+        if soft:  # one label-logit coordinate per point, started at ±label_init by its class
+            scale = float(self.label_scale)
+            theta = np.column_stack([theta, (2.0 * y_s - 1.0) * float(self.label_init) / scale])
+            lower = np.append(lower, -LOGIT_BOUND / scale)
+            upper = np.append(upper, LOGIT_BOUND / scale)
+            width += 1
+
+        teacher_model = None
+        if teacher:  # a DP logistic regression labels the points (its output is post-processed only)
+            if private_run:
+                teacher_model, t_sigma, t_sens = privatized_teacher(
+                    private, schema, float(self.teacher_regularization), epsilon=eps_teacher, delta=delta_teacher,
+                    noise_rng=rng_noise, disable_noise=self._unsafe_disable_noise,
+                )
+                ledger.spend(
+                    "label_teacher",
+                    mechanism="gaussian output perturbation (L2-regularised logistic regression)",
+                    epsilon=eps_teacher,
+                    delta=delta_teacher,
+                    noise_multiplier=t_sigma / t_sens,
+                    sensitivity=t_sens,
+                    regularization=float(self.teacher_regularization),
+                )
+            else:
+                teacher_model, _, _ = privatized_teacher(
+                    private, schema, float(self.teacher_regularization), epsilon=math.inf, delta=0.0,
+                    noise_rng=rng_noise, disable_noise=True,
+                )
 
         stratum_weights = None
         if self.class_balance and task == "classification":  # post-processing of the released noisy counts
@@ -568,6 +664,12 @@ class DPZOCondenser(CondensationMethod):
             mdl = make_model(self.model, random_state=seed, **(self.model_params or {}))
             if rows is not None:
                 params = params[rows]
+            if soft:
+                X2, y2, w2 = _soft_rows(params, scale)
+                return mdl.fit(X2, y2, sample_weight=w2)
+            if teacher:
+                X2, y2, w2 = _teacher_rows(params, teacher_model)
+                return mdl.fit(X2, y2, sample_weight=w2)
             if task == "classification":
                 return mdl.fit(params, y_s if rows is None else y_s[rows])
             X = params[:, :-1]
@@ -619,7 +721,10 @@ class DPZOCondenser(CondensationMethod):
             history.step_seconds.append(_time.perf_counter() - t0)
 
         # release
-        if task == "classification":
+        if soft or teacher:
+            X2, y2, w2 = _soft_rows(theta, scale) if soft else _teacher_rows(theta, teacher_model)
+            synthetic = SyntheticSet(X=X2, y=y2, weight=w2)
+        elif task == "classification":
             synthetic = SyntheticSet(X=theta, y=y_s)
         else:
             times = np.exp(log_lo + (theta[:, -1] + 1.0) / 2.0 * (log_hi - log_lo))
@@ -645,6 +750,53 @@ class DPZOCondenser(CondensationMethod):
         idx = rng.choice(dataset.n_rows, m, replace=False if m <= dataset.n_rows else True)
         tau = 2.0 * (np.log(np.clip(dataset.time[idx], math.exp(log_lo), math.exp(log_hi))) - log_lo) / (log_hi - log_lo) - 1.0
         return np.column_stack([X_real[idx], tau])
+
+
+def privatized_teacher(
+    private: PrivateRows,
+    schema,
+    regularization: float,
+    *,
+    epsilon: float,
+    delta: float,
+    noise_rng: np.random.Generator,
+    disable_noise: bool = False,
+):
+    """The label teacher: an L2-regularised logistic regression released by output perturbation.
+
+    Reads real rows (all of them, once). The summed objective is Λ-strongly convex with
+    L-Lipschitz terms (rows clipped to the schema's norm bound L), so one patient moves the
+    minimiser by at most ``L / Λ``: Gaussian noise of the analytic-mechanism σ for that
+    sensitivity makes the weights (ε, δ)-DP (the argument of ``dp_direct``). Returns
+    ``(model, σ, sensitivity)``; ``epsilon=inf`` or ``disable_noise`` gives the exact minimiser.
+    """
+    from dpcondense.methods.dp_direct import DPLogisticModel, _fit_logistic, feature_norm_bound
+
+    X, targets = private.poisson_batch(1.0, np.random.default_rng(0))  # every row: no sampling
+    bound = feature_norm_bound(schema)
+    sensitivity = bound / regularization
+    weights = _fit_logistic(X, np.asarray(targets["y"], dtype=np.int64), regularization, bound)
+    sigma = gaussian_mechanism_sigma(epsilon, delta, sensitivity) if math.isfinite(epsilon) else 0.0
+    if sigma > 0 and not disable_noise:
+        weights = weights + noise_rng.normal(0.0, sigma, weights.shape)
+    return DPLogisticModel(weights[:-1], weights[-1]), sigma, sensitivity
+
+
+def _teacher_rows(params: np.ndarray, teacher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points labelled by the teacher → weighted hard rows (each point once per class)."""
+    p = teacher.predict_proba(params)[:, 1]
+    m = len(params)
+    return np.vstack([params, params]), np.repeat(np.array([0, 1], dtype=np.int64), m), np.concatenate([1.0 - p, p])
+
+
+def _soft_rows(params: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soft-labelled points → weighted hard rows: each point once per class, weights (1 - p, p).
+
+    The last column of ``params`` is the label logit divided by ``scale``.
+    """
+    X, p = params[:, :-1], 1.0 / (1.0 + np.exp(-scale * params[:, -1]))
+    m = len(X)
+    return np.vstack([X, X]), np.repeat(np.array([0, 1], dtype=np.int64), m), np.concatenate([1.0 - p, p])
 
 
 def _stratified_bootstrap(rng: np.random.Generator, strata: np.ndarray) -> np.ndarray:
