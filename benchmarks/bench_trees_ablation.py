@@ -37,7 +37,6 @@ CONFIGS = {
     "− soft labels (labels=hard)": {"labels": "hard"},
     "− class_balance": {"class_balance": False},
     "− dp_mean init (random init)": {"init": "random", "class_balance": False},
-    "+ bagging 3": {"bagging": 3},
     "labels=teacher": {"labels": "teacher"},
     "plain (all off)": {"init": "random", "class_balance": False, "labels": "hard"},
 }

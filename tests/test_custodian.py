@@ -247,7 +247,8 @@ def test_csv_run_buys_a_dp_count_and_reports(tmp_path, capsys, cohort):
     assert rc == 0
     assert sorted(p.name for p in out.iterdir()) == ["ledger.json", "metrics.json", "report.md", "synthetic.csv"]
     synthetic = pd.read_csv(out / "synthetic.csv")
-    assert list(synthetic.columns) == ["age", "bmi", "sex", "smoker", "died"]  # the user's names
+    # the user's names, plus the soft labels' weight (DP-ZO's default labels=soft)
+    assert list(synthetic.columns) == ["age", "bmi", "sex", "smoker", "died", "sample_weight"]
     assert synthetic["age"].between(18, 100).all() and set(synthetic["sex"]) <= {"F", "M"}  # and units
     ledger = PrivacyLedger.from_json(out / "ledger.json")
     count, *method_entries = ledger.entries  # the count first, then the method's own entries
@@ -258,7 +259,7 @@ def test_csv_run_buys_a_dp_count_and_reports(tmp_path, capsys, cohort):
     assert ledger.private and ledger.n_public == count.extra["released_count"]
     report = (out / "report.md").read_text()
     for text in ("(2, 1e-05)-DP", "| dp_count | laplace | 0.04 | 0 |", "| dpzo_steps |", "60 training rows, 20 held-out rows",
-                 "| auroc |", "Distance to closest record", "do not share", "Privacy audit", "8 runs on 50 of your training rows"):
+                 "| auroc |", "Distance to closest record", "pass it as `sample_weight`", "do not share", "Privacy audit", "8 runs on 50 of your training rows"):
         assert text in report, text
 
 

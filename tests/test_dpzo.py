@@ -215,7 +215,8 @@ def test_release_inside_bounds_and_not_a_real_row(datasets):
     train, _ = train_test_split(datasets["support_mortality"], seed=0)
     est = DPZOCondenser(model="decision_tree", size=5, epsilon=1.0, steps=5, directions=2).fit(train)
     syn = est.synthetic_
-    assert len(syn) == 10 and list(syn.columns) == train.schema.feature_names + ["hospdead"]
+    # default soft labels: 10 points, each released once per class with its label weight
+    assert len(syn) == 20 and list(syn.columns) == train.schema.feature_names + ["hospdead", "sample_weight"]
     for f in train.schema.features:
         if f.type == "numeric":
             col = syn[f.name].dropna()
@@ -267,7 +268,7 @@ def test_finds_a_stump_threshold_without_noise():
     for seed in range(3):
         est = DPZOCondenser(
             model="decision_tree", size=3, epsilon=math.inf, steps=200, directions=8, mu=0.2, lr=0.05,
-            batch_size=train.n_rows, model_params={"max_depth": 1}, random_state=seed,
+            batch_size=train.n_rows, model_params={"max_depth": 1}, random_state=seed, labels="hard",
         ).fit(train)
         aurocs.append(evaluate_release(est.synthetic_encoded_, train, test, "decision_tree", model_params={"max_depth": 1})["auroc"])
         # the learned stump separates the classes near the true threshold 0.3
@@ -356,6 +357,17 @@ def test_soft_labels_learn_graded_probabilities_without_noise():
     assert right.any() and (~right).any()
     # both sides moved away from the start 0.982 / 0.018 towards 0.8 / 0.2
     assert p[right].mean() < 0.95 and p[~right].mean() > 0.05 and p[right].mean() > p[~right].mean() + 0.3
+
+
+@pytest.mark.parametrize("labels", ["soft", "teacher"])
+def test_label_options_leave_survival_runs_unchanged(datasets, labels):
+    """Labels are a classification option: a Cox run is byte-identical whatever they say."""
+    train, _ = train_test_split(datasets["metabric"], seed=0)
+    common = dict(model="cox_ph", size=12, epsilon=1.0, steps=3, directions=2, random_state=4)
+    hard = DPZOCondenser(**common, labels="hard").fit(train)
+    other = DPZOCondenser(**common, labels=labels).fit(train)
+    assert other.synthetic_.to_csv(index=False) == hard.synthetic_.to_csv(index=False)
+    assert other.ledger_.to_dict() == hard.ledger_.to_dict()
 
 
 def test_teacher_labels_budget_split_and_ledger(datasets):
@@ -463,7 +475,7 @@ def test_condense_cli_writes_release(tmp_path):
            "decision_tree", "--epsilon", "1", "--size", "5", "--seed", "0", "--steps", "5", "--out", str(out), "--no-progress"]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     syn = pd.read_csv(out / "synthetic.csv")
-    assert len(syn) == 10 and "diagnosis" in syn.columns
+    assert len(syn) == 20 and "diagnosis" in syn.columns and "sample_weight" in syn.columns  # 10 soft-labelled points
     ledger = json.loads((out / "ledger.json").read_text())
     for key in ("epsilon", "delta", "noise_multiplier", "sampling_rate", "steps", "accountant"):
         assert key in ledger

@@ -38,6 +38,7 @@ import pandas as pd
 import yaml
 
 from dpcondense.data import DataValidationError, Dataset, from_frame, train_test_split
+from dpcondense.methods.base import WEIGHT_COLUMN
 from dpcondense.privacy import (
     PrivacyLedger,
     PrivacyParameterError,
@@ -640,7 +641,10 @@ def render_report(
         "",
         "## Release",
         "",
-        f"- `synthetic.csv`: {len(result['synthetic'])} synthetic rows with your column names and units.",
+        f"- `synthetic.csv`: {len(result['synthetic'])} synthetic rows with your column names and units."
+        + (f" Soft labels: each of the {len(result['synthetic']) // 2} synthetic points appears once per class, and the "
+           f"`{WEIGHT_COLUMN}` column is its label probability — pass it as `sample_weight` when you train a model."
+           if WEIGHT_COLUMN in result["synthetic"].columns else ""),
         "- `ledger.json`: every use of the private rows and its privacy cost.",
         "",
         "## Privacy",
