@@ -386,7 +386,7 @@ def test_csv_dataset_runs_through_the_custodian_path_and_resumes(app, tmp_path, 
     assert count.purpose == "dp_count" and count.epsilon == pytest.approx(0.02 * 2)
     assert 1.99 < ledger.total_epsilon <= 2.0 * (1 + 1e-9) and ledger.target_epsilon == 2.0
     synthetic = (local / "synthetic.csv").read_text().splitlines()
-    assert synthetic[0] == "age,bmi,sex,smoker,died" and len(synthetic) == 1 + 2 * 3
+    assert synthetic[0] == "age,bmi,sex,smoker,died,sample_weight" and len(synthetic) == 1 + 2 * 2 * 3  # soft labels
     assert float(run.data.metrics["epsilon_spent"]) == pytest.approx(ledger.total_epsilon)
     assert 0.0 <= run.data.metrics["decision_tree.auroc"] <= 1.0
 
@@ -461,7 +461,7 @@ def test_joblib_sweep_logs_every_run_once_and_a_relaunch_skips_them_all(tmp_path
         assert release.is_relative_to(tmp_path / "mlruns" / "artifacts")
         with open(release) as handle:
             n_rows = sum(1 for _ in csv.DictReader(handle))
-        assert n_rows == (2 * 10 if tags["task"] == "classification" else 50)
+        assert n_rows == (2 * 2 * 10 if tags["task"] == "classification" else 50)  # soft labels: each point once per class
 
     again = run_cli(args, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
