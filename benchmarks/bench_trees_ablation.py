@@ -47,10 +47,15 @@ REFERENCES = {  # label -> (method, epsilon)
     "dp_marginals": ("dp_marginals", 1.0),
 }
 #: the smooth-learner check: condense with logistic regression, options on vs off
-LR_CONFIGS = ["dpzo (defaults)", "− soft labels (labels=hard)", "plain (all off)"]
+#: (labels="auto", the default, resolves to hard labels for logistic regression)
+LR_CONFIGS = {
+    "labels=soft": {"labels": "soft"},
+    "dpzo (defaults; labels=auto → hard)": {"labels": "hard"},
+    "plain (all off)": {"init": "random", "class_balance": False, "labels": "hard"},
+}
 
 
-def one_run(dataset_name: str, model: str, label: str, epsilon: float, seed: int) -> dict:
+def one_run(dataset_name: str, model: str, label: str, epsilon: float, seed: int, extra: dict | None = None) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from dpcondense.data import train_test_split
     from dpcondense.datasets import load_dataset
@@ -62,7 +67,8 @@ def one_run(dataset_name: str, model: str, label: str, epsilon: float, seed: int
         method, eps = REFERENCES[label]
         est = make_method(method, model=model, size=SIZE, epsilon=eps, random_state=seed)
     else:
-        est = make_method("dpzo", model=model, size=SIZE, epsilon=epsilon, random_state=seed, **CONFIGS[label])
+        params = LR_CONFIGS[label] if model == "logistic_regression" else CONFIGS[label]
+        est = make_method("dpzo", model=model, size=SIZE, epsilon=epsilon, random_state=seed, **{**(extra or {}), **params})
     t0 = time.perf_counter()
     est.fit(train)
     seconds = time.perf_counter() - t0
@@ -78,13 +84,13 @@ def key(r: dict) -> tuple:
     return (r["dataset"], r["model"], r["config"], r["epsilon"], r["seed"])
 
 
-def jobs(seeds: int, model: str, with_lr: bool) -> list[tuple]:
+def jobs(seeds: int, model: str, with_lr: bool, configs=None, epsilons=(1.0, math.inf), refs: bool = True) -> list[tuple]:
     out = []
     for seed in range(seeds):
         for ds in DATASETS:
-            for eps in (1.0, math.inf):
-                out += [(ds, model, c, eps, seed) for c in CONFIGS]
-            for ref, (_, eps) in REFERENCES.items():
+            for eps in epsilons:
+                out += [(ds, model, c, eps, seed) for c in (configs or CONFIGS)]
+            for ref, (_, eps) in (REFERENCES.items() if refs else []):
                 out.append((ds, model, ref, eps, seed))
             if with_lr:
                 out += [(ds, "logistic_regression", c, 1.0, seed) for c in LR_CONFIGS]
@@ -111,8 +117,8 @@ def write_report(records: list[dict], seeds: int, model: str, path: Path) -> dic
         f"`benchmarks/bench_trees_ablation.py --seeds {seeds}`: test-split AUROC, mean ± std over {seeds} seeds",
         f"(ddof = 0), {SIZE} rows per class, δ = 1e-5. DP-ZO condenses with `{model}`; each release is",
         "scored by a decision tree (DT), a random forest (RF) and a logistic regression (LR) trained on it.",
-        "Options are switched off one at a time from the defaults (`plain` = all off: random init, no",
-        "class balance, hard labels). References: full data and a random real subset (ε = ∞),",
+        "Options are switched off one at a time from the defaults (`labels=auto` = soft labels for trees;",
+        "`plain` = all off: random init, no class balance, hard labels). References: full data and a random real subset (ε = ∞),",
         "`dp_gaussian` and `dp_marginals` at ε = 1, fitted with their defaults.",
         "",
     ]
@@ -171,9 +177,9 @@ def figure(records: list[dict], model: str, path: Path) -> None:
     axes[0].plot([], [], "o", color="tab:blue", label="DP-ZO ε = 1")
     axes[0].plot([], [], "s", color="tab:grey", label="DP-ZO ε = ∞")
     axes[0].plot([], [], "o", color="tab:red", label="reference")
-    axes[0].legend(fontsize=7, loc="lower left")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle(f"DP-ZO options for trees: {SIZE} rows/class, condensing model {model} (mean ± std over seeds)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -188,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dpcondense_trees_ablation.jsonl"))
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--report-only", action="store_true", help="rewrite the table and figure from the cache")
+    parser.add_argument("--configs", nargs="*", default=None, help="a subset of the DP-ZO configurations")
+    parser.add_argument("--epsilons", nargs="*", type=float, default=[1.0, math.inf])
+    parser.add_argument("--no-refs", action="store_true", help="skip the reference methods")
+    parser.add_argument("--dpzo-params", type=json.loads, default=None,
+                        help='JSON of extra DP-ZO parameters for every configuration, e.g. \'{"steps": 100}\'')
     args = parser.parse_args(argv)
     out = args.out or (OUT if args.model == "decision_tree" else OUT.with_name(f"trees_ablation_{args.model}.md"))
 
@@ -199,12 +210,12 @@ def main(argv: list[str] | None = None) -> int:
             r = json.loads(line)
             r["epsilon"] = float(r["epsilon"])
             done[key(r)] = r
-    wanted = jobs(args.seeds, args.model, not args.no_lr)
+    wanted = jobs(args.seeds, args.model, not args.no_lr, args.configs, tuple(args.epsilons), not args.no_refs)
     todo = [] if args.report_only else [j for j in wanted if j not in done]
     todo.sort(key=lambda j: j[2] in REFERENCES)  # DP-ZO first: keeps the pool busy to the end
     print(f"{len(done)} cached, {len(todo)} to run", flush=True)
     with args.cache.open("a") as cache:
-        for rec in Parallel(n_jobs=args.jobs, return_as="generator_unordered")(delayed(one_run)(*j) for j in todo):
+        for rec in Parallel(n_jobs=args.jobs, return_as="generator_unordered")(delayed(one_run)(*j, args.dpzo_params) for j in todo):
             cache.write(json.dumps(rec, allow_nan=True) + "\n")
             cache.flush()
             done[key(rec)] = rec

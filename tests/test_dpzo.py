@@ -359,6 +359,22 @@ def test_soft_labels_learn_graded_probabilities_without_noise():
     assert p[right].mean() < 0.95 and p[~right].mean() > 0.05 and p[right].mean() > p[~right].mean() + 0.3
 
 
+def test_auto_labels_are_soft_for_trees_and_hard_for_smooth_learners(datasets):
+    from dpcondense.methods.base import WEIGHT_COLUMN
+    from dpcondense.models import MODELS
+
+    classification = {n for n in MODELS.names() if MODELS.get(n).task == "classification"}
+    assert {n for n in classification if MODELS.get(n).piecewise_constant} == {"decision_tree", "random_forest", "xgboost"}
+    train, _ = train_test_split(datasets["pima_diabetes"], seed=1)
+    common = dict(size=3, epsilon=1.0, steps=2, directions=2, random_state=0)
+    tree = DPZOCondenser(model="decision_tree", **common).fit(train)
+    assert tree.labels_ == "soft" and WEIGHT_COLUMN in tree.synthetic_.columns
+    auto_lr = DPZOCondenser(model="logistic_regression", **common).fit(train)
+    hard_lr = DPZOCondenser(model="logistic_regression", labels="hard", **common).fit(train)
+    assert auto_lr.labels_ == "hard" and WEIGHT_COLUMN not in auto_lr.synthetic_.columns
+    assert auto_lr.synthetic_.to_csv(index=False) == hard_lr.synthetic_.to_csv(index=False)
+
+
 @pytest.mark.parametrize("labels", ["soft", "teacher"])
 def test_label_options_leave_survival_runs_unchanged(datasets, labels):
     """Labels are a classification option: a Cox run is byte-identical whatever they say."""
@@ -446,7 +462,7 @@ def test_teacher_labels_are_the_teachers_probabilities_at_the_released_points(da
         ({"init": "real_rows"}, "real_rows"),
         ({"init": "random"}, "class_balance"),
         ({"label_init": 5.0}, r"label_init must be in \[0, 4\]"),
-        ({"labels": "fuzzy"}, r"labels must be one of \[.hard., .soft., .teacher.\]"),
+        ({"labels": "fuzzy"}, r"labels must be one of \[.auto., .hard., .soft., .teacher.\]"),
         ({"optimizer": "lbfgs"}, r"optimizer must be one of \['adam', 'sgd'\]"),
         ({"model": "cox_ph"}, "survival family"),
         ({"model": "no_such_model"}, "available models"),

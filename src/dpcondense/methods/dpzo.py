@@ -302,8 +302,11 @@ class DPZOCondenser(CondensationMethod):
         before the means are released (``1`` = no extra clipping; smaller = less noise, more bias).
     bagging : int
         Number of bootstrap fits averaged per perturbation (1 = the plain model).
-    labels : {"hard", "soft", "teacher"}
-        Classification only (survival ignores it). ``hard``: each point has its public class.
+    labels : {"auto", "hard", "soft", "teacher"}
+        Classification only (survival ignores it). ``auto`` (default): ``soft`` for tree families
+        (``piecewise_constant`` models: decision tree, random forest, XGBoost), ``hard`` for
+        smooth learners (logistic regression, MLP), where soft labels measured no gain
+        (``experiments/dpzo_defaults.md``). ``hard``: each point has its public class.
         ``soft`` and ``teacher`` give every point a label probability ``p_j``: every model is
         fitted on each point twice — labelled 1 with weight ``p_j``, 0 with weight ``1 - p_j`` —
         and the release carries that ``sample_weight`` column, so tree leaves hold graded
@@ -369,7 +372,7 @@ class DPZOCondenser(CondensationMethod):
         init_spread: float = 0.3,
         init_clip: float = 1.0,
         bagging: int = 1,
-        labels: Literal["hard", "soft", "teacher"] = "soft",
+        labels: Literal["auto", "hard", "soft", "teacher"] = "auto",
         label_init: float = 2.0,
         label_scale: float = 2.0,
         teacher_budget_share: float = 0.3,
@@ -452,7 +455,7 @@ class DPZOCondenser(CondensationMethod):
                 "class_balance=True uses the DP class counts released by init='dp_mean'; set "
                 f"init='dp_mean' or class_balance=false (got init={self.init!r})"
             )
-        _check_choice("labels", self.labels, ("hard", "soft", "teacher"))
+        _check_choice("labels", self.labels, ("auto", "hard", "soft", "teacher"))
         teacher = self.labels == "teacher" and dataset.task == "classification"
         if teacher:
             if not 0.0 < self.teacher_budget_share < 1.0:
@@ -511,8 +514,12 @@ class DPZOCondenser(CondensationMethod):
         # privacy calibration and ledger
         ledger = PrivacyLedger(eps, self.delta, n_public=n)
         use_dp_init = self.init == "dp_mean"
-        soft = self.labels == "soft" and task == "classification"
-        teacher = self.labels == "teacher" and task == "classification"
+        labels = self.labels
+        if labels == "auto":
+            labels = "soft" if MODELS.get(self.model).piecewise_constant else "hard"
+        self.labels_ = labels if task == "classification" else None
+        soft = labels == "soft" and task == "classification"
+        teacher = labels == "teacher" and task == "classification"
         if private_run:
             shares = {}
             if use_dp_init:

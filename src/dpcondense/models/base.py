@@ -71,6 +71,9 @@ class ModelFamily:
 
     name: ClassVar[str] = "?"
     task: ClassVar[str] = "?"
+    #: True for tree learners: piecewise constant in the training rows (leaf values jump as a row
+    #: crosses a split). DP-ZO's ``labels="auto"`` gives such families soft labels.
+    piecewise_constant: ClassVar[bool] = False
 
     def __init__(self, *, random_state: int | np.random.Generator | None = None, **params: Any) -> None:
         self.random_state = random_state

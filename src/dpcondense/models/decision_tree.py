@@ -27,6 +27,8 @@ class DecisionTree(ClassificationModel):
         Seeds the tie-breaking between equally good splits.
     """
 
+    piecewise_constant = True
+
     def __init__(
         self,
         *,

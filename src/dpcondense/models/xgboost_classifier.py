@@ -45,6 +45,8 @@ class XGBoost(ClassificationModel):
         Seeds XGBoost (only matters when ``subsample`` < 1).
     """
 
+    piecewise_constant = True
+
     def __init__(
         self,
         *,
