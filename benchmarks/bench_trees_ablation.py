@@ -101,7 +101,7 @@ def fmt(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if values else "—"
 
 
-def write_report(records: list[dict], seeds: int, model: str, path: Path) -> dict:
+def write_report(records: list[dict], seeds: int, model: str, path: Path, note: str = "") -> dict:
     from dpcondense.tables import markdown_table
 
     by: dict[tuple, list[dict]] = {}
@@ -120,6 +120,7 @@ def write_report(records: list[dict], seeds: int, model: str, path: Path) -> dic
         "Options are switched off one at a time from the defaults (`labels=auto` = soft labels for trees;",
         "`plain` = all off: random init, no class balance, hard labels). References: full data and a random real subset (ε = ∞),",
         "`dp_gaussian` and `dp_marginals` at ε = 1, fitted with their defaults.",
+        *([note] if note else []),
         "",
     ]
     summary = {}
@@ -132,6 +133,7 @@ def write_report(records: list[dict], seeds: int, model: str, path: Path) -> dic
                 rows.append([cfg, "∞" if math.isinf(eps) else f"{eps:g}"] + [fmt(vals(ds, model, cfg, eps, em)) for ds in DATASETS])
         for ref, (_, eps) in REFERENCES.items():
             rows.append([ref, "∞" if math.isinf(eps) else f"{eps:g}"] + [fmt(vals(ds, model, ref, eps, em)) for ds in DATASETS])
+        rows = [r for r in rows if any(cell != "—" for cell in r[2:])]  # configurations not run
         lines += [markdown_table(header, rows), ""]
     lr_rows = []
     for cfg in LR_CONFIGS:
@@ -222,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{rec['dataset']:24s} {rec['model']:14s} {rec['config']:28s} eps={rec['epsilon']:g} seed={rec['seed']} "
                   f"DT={rec['auroc']['decision_tree']:.3f} s={rec['seconds']:.1f}", flush=True)
     records = [done[j] for j in wanted if j in done]
-    write_report(records, args.seeds, args.model, out)
+    note = f"Extra DP-ZO parameters of every configuration: `{json.dumps(args.dpzo_params)}`." if args.dpzo_params else ""
+    write_report(records, args.seeds, args.model, out, note)
     figure(records, args.model, FIG_DIR / ("ablation.png" if args.model == "decision_tree" else f"ablation_{args.model}.png"))
     FIG_DIR.mkdir(parents=True, exist_ok=True)
     (FIG_DIR / out.name).write_text(out.read_text())
