@@ -38,6 +38,7 @@ CONFIGS = {
     "− class_balance": {"class_balance": False},
     "− dp_mean init (random init)": {"init": "random", "class_balance": False},
     "labels=teacher": {"labels": "teacher"},
+    "labels=teacher, Λ = 5000": {"labels": "teacher", "teacher_regularization": 5000.0},
     "plain (all off)": {"init": "random", "class_balance": False, "labels": "hard"},
 }
 REFERENCES = {  # label -> (method, epsilon)
