@@ -167,7 +167,7 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
     dataset, task = dataset_cfg.get("name"), dataset_cfg.get("task")
     csv_options: dict[str, Any] | None = None
     if dataset == "csv":
-        csv_options, task, schema_sha256 = _resolve_csv(dataset_cfg)
+        csv_options, task, schema_sha256, csv_rows = _resolve_csv(dataset_cfg)
         dataset = csv_options["dataset_name"]
     else:
         if dataset not in DATASETS:
@@ -189,7 +189,7 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
     privacy = conf.get("privacy") or {}
     try:
         epsilon = parse_epsilon(privacy.get("epsilon"))
-        n_private = private_rows(dataset_cfg, method_params) if csv_options is None else csv_options.pop("_delta_rows")
+        n_private = private_rows(dataset_cfg, method_params) if csv_options is None else csv_rows
         delta = validate_privacy_params(epsilon=epsilon, delta=privacy.get("delta"), n=n_private)["delta"]
     except PrivacyParameterError as exc:  # messages start with "epsilon=..." / "delta=..."
         raise RunConfigError(f"privacy.{exc}") from None
@@ -230,10 +230,11 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
     )
 
 
-def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, str]:
+def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, str, int]:
     """``dataset=csv``: check the file options and read the schema (not the CSV) before any work.
 
-    Returns the options, the schema's task and the identity hash of (CSV bytes, schema bytes).
+    Returns the options, the schema's task, the identity hash of (CSV bytes, schema bytes) and
+    the n that bounds delta (``n_public`` if given, else the file's training-split size).
     The CSV's rows are read only by :func:`dpcondense.custodian.condense_csv` inside the run;
     delta is checked there against the real training size when ``n_public`` is not given.
     """
@@ -279,8 +280,8 @@ def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, s
         "n_public": None if n_public is None else int(n_public),
         "count_share": float(count_share),
     }
-    options["_delta_rows"] = n_train if n_public is None else int(n_public)
-    return options, schema.task, csv_identity(paths["path"], paths["schema"])
+    delta_rows = n_train if n_public is None else int(n_public)
+    return options, schema.task, csv_identity(paths["path"], paths["schema"]), delta_rows
 
 
 def _families_of(task: str) -> list[str]:

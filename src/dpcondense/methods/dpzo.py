@@ -789,21 +789,20 @@ def privatized_teacher(
     return DPLogisticModel(weights[:-1], weights[-1]), sigma, sensitivity
 
 
+def _weighted_pairs(X: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points with label probabilities ``p`` → hard rows: each point once per class, weights (1 - p, p)."""
+    m = len(X)
+    return np.vstack([X, X]), np.repeat(np.array([0, 1], dtype=np.int64), m), np.concatenate([1.0 - p, p])
+
+
 def _teacher_rows(params: np.ndarray, teacher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Points labelled by the teacher → weighted hard rows (each point once per class)."""
-    p = teacher.predict_proba(params)[:, 1]
-    m = len(params)
-    return np.vstack([params, params]), np.repeat(np.array([0, 1], dtype=np.int64), m), np.concatenate([1.0 - p, p])
+    """Points labelled by the teacher's probabilities."""
+    return _weighted_pairs(params, teacher.predict_proba(params)[:, 1])
 
 
 def _soft_rows(params: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Soft-labelled points → weighted hard rows: each point once per class, weights (1 - p, p).
-
-    The last column of ``params`` is the label logit divided by ``scale``.
-    """
-    X, p = params[:, :-1], 1.0 / (1.0 + np.exp(-scale * params[:, -1]))
-    m = len(X)
-    return np.vstack([X, X]), np.repeat(np.array([0, 1], dtype=np.int64), m), np.concatenate([1.0 - p, p])
+    """Soft-labelled points; the last column of ``params`` is the label logit divided by ``scale``."""
+    return _weighted_pairs(params[:, :-1], 1.0 / (1.0 + np.exp(-scale * params[:, -1])))
 
 
 def _stratified_bootstrap(rng: np.random.Generator, strata: np.ndarray) -> np.ndarray:
