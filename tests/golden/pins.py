@@ -1,0 +1,134 @@
+"""Pinned releases: one small case per (method, task) and per DP-ZO label/start option.
+
+``python tests/golden/pins.py`` rewrites ``releases.json`` from the current code. Do that only
+together with a version bump of the method or family whose output changed; the test in
+``tests/unit/test_golden_releases.py`` fails on any other change of a release, a ledger or a metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+PINS = Path(__file__).with_name("releases.json")
+DATASETS = {"classification": "pima_diabetes", "survival": "gbsg"}
+SIZE = {"classification": 4, "survival": 10}
+FAMILY = {"classification": "decision_tree", "survival": "cox_ph"}
+#: shrink iterative methods so the whole file runs in seconds
+FAST = {"dpzo": {"steps": 3, "directions": 2}, "dp_dm": {"steps": 20}}
+#: extra DP-ZO cases: each label mode and start, plus one smooth family per task
+VARIANTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "dpzo[hard]": ("classification", "decision_tree", {"labels": "hard"}),
+    "dpzo[teacher]": ("classification", "decision_tree", {"labels": "teacher"}),
+    "dpzo[random-init]": ("classification", "decision_tree", {"init": "random", "class_balance": False}),
+    "dpzo[logistic]": ("classification", "logistic_regression", {}),
+    "dpzo[inf]": ("classification", "decision_tree", {"epsilon": float("inf")}),
+    "dpzo[rsf]": ("survival", "random_survival_forest", {}),
+    "dpzo[real-rows-inf]": ("survival", "cox_ph", {"epsilon": float("inf"), "init": "real_rows"}),
+}
+
+
+def cases() -> list[tuple[str, str, str, str, dict[str, Any]]]:
+    """(case id, method, task, family, params) for every registered method and variant."""
+    from dpcondense.methods import METHODS
+
+    out = []
+    for method in METHODS.names():
+        for task in ("classification", "survival"):
+            out.append((f"{method}/{task}", method, task, FAMILY[task], dict(FAST.get(method, {}))))
+    for case, (task, family, params) in VARIANTS.items():
+        out.append((f"{case}/{task}", "dpzo", task, family, {**FAST["dpzo"], **params}))
+    return out
+
+
+def run_case(method: str, task: str, family: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Release hash, ledger and metrics of one case (None when the method refuses the task)."""
+    from dpcondense.data import train_test_split
+    from dpcondense.datasets import load_dataset
+    from dpcondense.evaluate import evaluate_release
+    from dpcondense.methods import make_method
+
+    params = dict(params)
+    epsilon = params.pop("epsilon", 1.0)
+    train, test = train_test_split(load_dataset(DATASETS[task]), seed=0)
+    est = make_method(method, model=family, size=SIZE[task], epsilon=epsilon, delta=1e-5, random_state=0, **params)
+    try:
+        est.fit(train)
+    except ValueError as exc:
+        if "only" in str(exc) or "not support" in str(exc):
+            return None
+        raise
+    csv = est.synthetic_.to_csv(index=False, float_format="%.17g", lineterminator="\n")
+    metrics = evaluate_release(est.synthetic_encoded_, train, test, family, random_state=0)
+    return {
+        "release_sha256": hashlib.sha256(csv.encode()).hexdigest(),
+        "rows": int(len(est.synthetic_)),
+        "ledger": json.loads(est.ledger_.to_json()),
+        "metrics": {k: repr(float(v)) for k, v in sorted(metrics.items())},
+    }
+
+
+#: whole-command cases: the CLI's files for a built-in dataset and for a custodian's CSV
+CLI_CASES: dict[str, list[str]] = {
+    "cli/builtin": ["--dataset", "pima_diabetes", "--size", "3", "--steps", "3", "--param", "directions=2"],
+    "cli/csv": ["--size", "3", "--steps", "3", "--param", "directions=2"],
+}
+
+
+def cohort_csv(folder: Path) -> list[str]:
+    """A 120-row classification CSV and its schema (public bounds), as a custodian would hold."""
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    rng = np.random.default_rng(7)
+    n = 120
+    age = rng.integers(20, 90, n)
+    frame = pd.DataFrame({"age": age, "bmi": np.round(rng.uniform(17, 40, n), 1),
+                          "sex": rng.choice(["F", "M"], n), "died": (age + rng.normal(0, 15, n) > 65).astype(int)})
+    schema = {"name": "cohort", "task": "classification", "features": [
+        {"name": "age", "type": "numeric", "bounds": [18, 100]},
+        {"name": "bmi", "type": "numeric", "bounds": [10, 60]},
+        {"name": "sex", "type": "categorical", "categories": ["F", "M"]}],
+        "outcome": {"label": "died", "positive": 1}}
+    frame.to_csv(folder / "cohort.csv", index=False)
+    (folder / "cohort.yaml").write_text(yaml.safe_dump(schema))
+    return ["--csv", str(folder / "cohort.csv"), "--schema", str(folder / "cohort.yaml")]
+
+
+def run_cli_case(case: str) -> dict[str, Any]:
+    """Hashes of the files ``dpcondense condense`` writes (wall time left out, temp paths masked)."""
+    import tempfile
+
+    from dpcondense.cli import main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        args = list(CLI_CASES[case]) + (cohort_csv(folder) if case == "cli/csv" else [])
+        assert main(["condense", *args, "--no-progress", "--out", str(folder / "out")]) == 0
+        out = {}
+        for path in sorted((folder / "out").iterdir()):
+            if path.name == "metrics.json":
+                payload = json.loads(path.read_text())
+                payload.pop("wall_seconds")
+                text = json.dumps(payload, sort_keys=True)
+            else:
+                text = path.read_text()
+            text = text.replace(str(folder), "<tmp>")
+            out[path.name] = hashlib.sha256(text.encode()).hexdigest()
+        return out
+
+
+def compute() -> dict[str, Any]:
+    pins: dict[str, Any] = {case: run_case(method, task, family, params) for case, method, task, family, params in cases()}
+    pins.update({case: run_cli_case(case) for case in CLI_CASES})
+    return pins
+
+
+if __name__ == "__main__":
+    pins = compute()
+    PINS.write_text(json.dumps(pins, indent=1, sort_keys=True, allow_nan=True) + "\n")
+    print(f"wrote {PINS} ({len(pins)} cases)", file=sys.stderr)
