@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml requirements-data.txt
 test: setup
 	$(BIN)/python -m pytest -q
 
+# the fast tiers (unit + contract tests, about a minute on 2 cores)
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q tests/unit tests/contract
 
 datasets: setup
 	$(BIN)/dpcondense datasets --out results/datasets.md
@@ -40,8 +41,12 @@ $(REFERENCE): | setup
 	$(BIN)/dpcondense reference --no-progress --json --out results/reference_full_data.md > $@.tmp
 	mv $@.tmp $@
 
+# the benchmark suite (benchmarks/README.md): saved as benchmarks/results/runs/<machine>/NNNN_<commit>.json;
+# compare two runs with `$(BIN)/pytest-benchmark --storage benchmarks/results/runs compare NNNN MMMM`
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -c "import pytest_benchmark" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-storage=file://benchmarks/results/runs \
+		--benchmark-save=$$(git rev-parse --short HEAD 2>/dev/null || echo nogit)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)
 
 clean:
 	rm -rf $(VENV) outputs multirun

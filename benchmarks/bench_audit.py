@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/bench_audit.py [--trials 400] [--epsilons 0.5 1 4]
         [--dataset pima_diabetes] [--out benchmarks/results/audit.md]
 
-For each ε, :func:`dpcondense.audit.run_audit` runs DP-ZO ``--trials`` times (the canary in half)
+For each ε, :func:`dpcondense.privacy.audit.run_audit` runs DP-ZO ``--trials`` times (the canary in half)
 with the audit's per-run defaults, and reports the Clopper–Pearson 95 % lower bound, the most
 those trials could certify, the attack's rates and the DCR medians. A reference row runs the same
 audit on DP-ZO with its noise disabled while the ledger still claims ε = 1 (the test-only
@@ -23,7 +23,7 @@ import platform
 import time
 from pathlib import Path
 
-from dpcondense.audit import AUDIT_METHOD_DEFAULTS, run_audit
+from dpcondense.privacy.audit import AUDIT_METHOD_DEFAULTS, run_audit
 
 ROOT = Path(__file__).resolve().parent
 

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "run":
         # the Hydra app parses its own overrides
-        from dpcondense.run import main as run_main
+        from dpcondense.benchmark.app import main as run_main
 
         sys.argv = ["dpcondense run", *argv[1:]]
         run_main()

@@ -1,4 +1,4 @@
-"""Evaluation metrics of DESIGN.md §6, robust to the degenerate test sets small runs produce.
+"""Evaluation metrics of docs/design.md §8, robust to the degenerate test sets small runs produce.
 
 A metric that is undefined on its input (one class only, no comparable pairs, a follow-up too
 short to integrate over) is NaN, never an exception, so a sweep records it and moves on.

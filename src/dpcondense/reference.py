@@ -20,7 +20,7 @@ from dpcondense.evaluate import evaluate_release, mean_std
 from dpcondense.methods.full_data import FullData
 from dpcondense.metrics import CLASSIFICATION_METRICS, PRIMARY_METRIC, SURVIVAL_METRICS
 from dpcondense.models import MODELS
-from dpcondense.tables import markdown_table
+from dpcondense.reporting.table import markdown_table
 
 METRICS = {"classification": CLASSIFICATION_METRICS, "survival": SURVIVAL_METRICS}
 

@@ -7,6 +7,8 @@ External packages can add components through the ``dpcondense.<kind>`` entry-poi
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from importlib import metadata
 from typing import Callable, Generic, Iterator, TypeVar
 
@@ -73,3 +75,16 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def import_components(package: str, path: list[str] | Iterator[str]) -> list[str]:
+    """Import every public module of ``package`` (each registers its component when imported).
+
+    Called at the end of a component package's ``__init__``: adding a component is adding one
+    module, never editing a list of imports. Modules whose names start with ``_`` are helpers and
+    are left alone; ``base`` modules are imported by the components that need them.
+    """
+    names = sorted(info.name for info in pkgutil.iter_modules(list(path)) if not info.name.startswith("_"))
+    for name in names:
+        importlib.import_module(f"{package}.{name}")
+    return names

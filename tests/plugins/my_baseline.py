@@ -32,7 +32,9 @@ class NoisyClassMeans(CondensationMethod):
         Std of the public Gaussian noise around the noisy mean (model-space units).
     """
 
+    # capabilities: a DP method that releases rows, for classification datasets only
     private = True
+    tasks = ("classification",)
 
     def __init__(self, *, model="decision_tree", size=10, epsilon=1.0, delta=1e-5, random_state=0,
                  model_params=None, jitter: float = 0.2) -> None:
@@ -41,8 +43,7 @@ class NoisyClassMeans(CondensationMethod):
         self.jitter = jitter
 
     def fit(self, dataset):
-        if dataset.task != "classification":
-            raise ValueError(f"my_baseline supports classification datasets only, got {dataset.name!r}")
+        self.check_task(dataset.task)
         if not math.isfinite(float(self.epsilon)):
             raise ValueError("my_baseline is a DP baseline: epsilon must be finite")
         rng_noise, rng_public = (np.random.default_rng(s) for s in np.random.SeedSequence(self.random_state).spawn(2))

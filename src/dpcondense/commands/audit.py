@@ -2,7 +2,7 @@
 
 Example: ``dpcondense audit --method dpzo --dataset pima_diabetes --epsilon 1 --trials 200``.
 The method runs ``--trials`` times on a small audit set (``--rows``) with a crafted canary in half
-of the runs; see :mod:`dpcondense.audit` for the canary, the statistic, the threshold rule and the
+of the runs; see :mod:`dpcondense.privacy.audit` for the canary, the statistic, the threshold rule and the
 Clopper–Pearson bound. ``--json`` prints one JSON object.
 """
 
@@ -11,17 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Any
+from typing import Any, Mapping
 
-from dpcondense.audit import AUDIT_METHOD_DEFAULTS, STATISTICS, THRESHOLD_RULES, run_audit
-from dpcondense.commands.condense import _epsilon, _param
+from dpcondense.commands.condense import param_argument
+from dpcondense.conventions import to_jsonable
+from dpcondense.privacy.audit import AUDIT_METHOD_DEFAULTS, STATISTICS, THRESHOLD_RULES, run_audit
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="canary membership-inference audit: an empirical lower bound on epsilon")
     p.add_argument("--method", required=True, help="condensation method to audit")
     p.add_argument("--dataset", required=True, help="built-in dataset the audit rows are drawn from")
-    p.add_argument("--epsilon", type=_epsilon, required=True, help="the ε every run claims")
+    p.add_argument("--epsilon", required=True, help="the ε every run claims")
     p.add_argument("--trials", type=int, required=True, help="number of runs R (half with the canary)")
     p.add_argument("--delta", type=float, default=1e-5, help="δ of every run (default 1e-5)")
     p.add_argument("--model", default=None, help="condensing model family (default decision_tree / cox_ph)")
@@ -36,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the audit rows, the IN/OUT assignment and the runs")
     p.add_argument(
-        "--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+        "--param", type=param_argument, action="append", default=[], metavar="KEY=VALUE",
         help=f"method parameter (per-run defaults: {AUDIT_METHOD_DEFAULTS})",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -88,10 +89,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
+    # the audit's JSON writes NaN (e.g. no DCR for a released model) as null but infinities as
+    # strings, which neither mode of to_jsonable does alone
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, Mapping):
         return {k: _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    return obj
+    return to_jsonable(obj)

@@ -1,45 +1,47 @@
 """``dpcondense condense``: condense one dataset, write the release, its ledger and metrics.
 
-Outputs (written to a temporary folder and moved into place only when complete, so a failed run
-leaves nothing behind):
-
-- ``synthetic.csv``: the release, raw units, the dataset's column names;
-- ``ledger.json``: the privacy ledger;
-- ``metrics.json``: test-split metrics of the evaluation model trained on the release, plus the
-  ``full_data`` and ``random_subset`` references for the same seed and size (evaluation only —
-  computed from the held-out split, never part of the release).
+The flags become the same run configuration the Hydra app composes; it is validated once
+(:func:`dpcondense.benchmark.resolve_run`) and run by :func:`dpcondense.benchmark.run_one`.
+A custodian's ``--csv`` goes through :mod:`dpcondense.custodian`, which adds the local report.
+Outputs (written atomically, see :mod:`dpcondense.benchmark.outputs`): ``synthetic.csv``,
+``ledger.json``, ``metrics.json`` (+ ``report.md`` for ``--csv``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import shutil
-import tempfile
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dpcondense.custodian import add_csv_arguments, run_condense_csv
-from dpcondense.datasets import load_dataset
-from dpcondense.evaluate import check_eval_model
-from dpcondense.methods import METHODS, load_plugins
-from dpcondense.models import MODELS
-from dpcondense.pipeline import condense
+from dpcondense.benchmark import RunConfigError, resolve_run, run_one
+from dpcondense.benchmark.outputs import write_outputs
+from dpcondense.benchmark.runner import DEFAULT_COUNT_SHARE
+from dpcondense.custodian import release
+from dpcondense.datasets import card
+from dpcondense.models.defaults import family_params
+
+#: config keys as the flags of this command name them (messages speak the user's language)
+_FLAGS = {
+    "privacy.epsilon": "--epsilon",
+    "privacy.delta": "--delta",
+    "dataset.count_share": "--count-share",
+    "dataset.n_public": "--n-public",
+    "dataset.path": "--csv",
+    "dataset.schema": "--schema",
+    "dataset.delimiter": "--delimiter",
+    "dataset.encoding": "--encoding",
+    "eval_model": "--eval-model",
+    "method.params": "--param",
+    "plugins": "--plugin",
+}
 
 
-def _epsilon(text: str) -> float:
-    if text.strip().lower() in ("inf", "infinity"):
-        return math.inf
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--epsilon must be a number > 0 or 'inf', got {text!r}") from None
-
-
-def _param(text: str) -> tuple[str, Any]:
+def param_argument(text: str) -> tuple[str, Any]:
+    """argparse type of ``--param KEY=VALUE`` (the value parsed as YAML)."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--param expects KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
@@ -51,16 +53,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="built-in dataset name (see `dpcondense datasets`)")
     source.add_argument("--csv", type=Path, help="your own CSV file, described by --schema (see `dpcondense schema init`)")
-    add_csv_arguments(p)
+    _add_csv_arguments(p)
     p.add_argument("--method", default="dpzo", help="condensation method (default dpzo)")
     p.add_argument("--model", default=None, help="condensing model family (default: decision_tree / cox_ph by task)")
     p.add_argument("--eval-model", action="append", default=None, help="evaluation family (repeatable; default = --model)")
-    p.add_argument("--epsilon", type=_epsilon, default=1.0, help="privacy budget ε (> 0, or 'inf')")
+    p.add_argument("--epsilon", default="1", help="privacy budget ε (> 0, or 'inf')")
     p.add_argument("--delta", type=float, default=1e-5, help="δ (0 < δ < 1/n)")
     p.add_argument("--size", type=int, default=None, help="rows per class (classification) / total rows (survival); default 10 / 50")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the method and the evaluation")
     p.add_argument("--steps", type=int, default=None, help="DP-ZO steps T")
-    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE", help="any other method parameter")
+    p.add_argument("--param", type=param_argument, action="append", default=[], metavar="KEY=VALUE", help="any other method parameter")
     p.add_argument(
         "--plugin", action="append", default=[], metavar="MODULE",
         help="import MODULE first: a user module that registers a method (repeatable)",
@@ -70,79 +72,83 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def default_model(task: str) -> str:
-    return "decision_tree" if task == "classification" else "cox_ph"
-
-
-def default_size(task: str) -> int:
-    return 10 if task == "classification" else 50
+def _add_csv_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--csv`` options (``--csv`` itself is in the source group)."""
+    parser.add_argument("--schema", type=Path, default=None, help="schema YAML of --csv (see `dpcondense schema init`)")
+    parser.add_argument("--delimiter", default=None, help="--csv field delimiter (default ',')")
+    parser.add_argument("--encoding", default=None, help="--csv text encoding (default UTF-8)")
+    parser.add_argument(
+        "--n-public", type=int, default=None,
+        help="--csv: public size of the training split used as the method's n (default: the schema's public.n_rows, "
+        "else a DP count bought from the budget)",
+    )
+    parser.add_argument(
+        "--count-share", type=float, default=DEFAULT_COUNT_SHARE,
+        help=f"--csv: share of ε spent on the DP row count when n is not public (default {DEFAULT_COUNT_SHARE})",
+    )
+    parser.add_argument("--audit-trials", type=int, default=0, help="--csv: also run a canary audit with this many runs (0 = none)")
 
 
 def run(args: argparse.Namespace) -> int:
-    load_plugins(args.plugin)
-    if args.csv is not None or args.schema is not None:
-        return run_condense_csv(args)
-    dataset = load_dataset(args.dataset)
-    METHODS.get(args.method)
-    model = args.model or default_model(dataset.task)
-    MODELS.get(model)
-    eval_models = args.eval_model or [model]
-    for em in [model, *eval_models]:
-        check_eval_model(em, dataset.task)
-    size = args.size if args.size is not None else default_size(dataset.task)
-    if args.out.exists() and any(args.out.iterdir()):
-        raise ValueError(f"--out {args.out} exists and is not empty; choose a new folder")
-    params: dict[str, Any] = dict(args.param)
-    if args.steps is not None:
-        params["steps"] = args.steps
-    if args.method == "dpzo":
-        params.setdefault("progress", not args.no_progress)
-    result = condense(
-        dataset_name=args.dataset,
-        method=args.method,
-        model=model,
-        eval_models=eval_models,
-        epsilon=args.epsilon,
-        delta=args.delta,
-        size=size,
-        seed=args.seed,
-        method_params=params,
-    )
-    write_outputs(args.out, result)
-    m = result["metrics"]
-    for em in eval_models:
-        print(f"{em}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(m[em].items())))
-    print(f"wrote {args.out}/synthetic.csv, ledger.json, metrics.json (ε spent {result['ledger'].total_epsilon:g})")
+    _check_sources(args)
+    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        raise ValueError(f"--out {args.out} exists and is not an empty folder; choose a new folder")
+    try:
+        spec = resolve_run(run_config(args))
+    except RunConfigError as exc:
+        raise RunConfigError(_in_flags(str(exc))) from None
+    if spec.csv is None:
+        result, extra_files = run_one(spec), {}
+    else:
+        result, report = release(spec, audit_trials=args.audit_trials)
+        extra_files = {"report.md": report}
+        for w in result.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    write_outputs(args.out, result, extra_files=extra_files)
+    for em in spec.eval_models:
+        print(f"{em}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics[em].items())))
+    if spec.csv is None:
+        print(f"wrote {args.out}/synthetic.csv, ledger.json, metrics.json (ε spent {result.ledger.total_epsilon:g})")
+    else:
+        print(f"wrote {args.out}/synthetic.csv, ledger.json (release); report.md, metrics.json (local) — {result.ledger.label}")
     return 0
 
 
-def write_outputs(out: Path, result: dict[str, Any]) -> None:
-    """Write atomically: everything goes to a sibling temp folder, renamed when complete."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        result["synthetic"].to_csv(tmp / "synthetic.csv", index=False, float_format="%.10g", lineterminator="\n")
-        result["ledger"].to_json(tmp / "ledger.json")
-        payload = {"metrics": result["metrics"], "wall_seconds": result["wall_seconds"], "config": result["config"]}
-        (tmp / "metrics.json").write_text(json.dumps(_jsonable(payload), indent=2, sort_keys=True) + "\n")
-        for name, text in result.get("extra_files", {}).items():  # e.g. the custodian's report.md
-            (tmp / name).write_text(text)
-        if out.exists():
-            out.rmdir()  # checked empty before any work
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _check_sources(args: argparse.Namespace) -> None:
+    if args.csv is None and args.schema is not None:
+        raise ValueError("--schema goes with --csv (a built-in --dataset carries its own schema)")
+    if args.csv is not None and args.schema is None:
+        raise ValueError("--csv needs --schema SCHEMA.yaml (draft one with `dpcondense schema init DATA.csv`)")
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "inf" if obj > 0 else ("-inf" if obj < 0 else "nan")
-    if hasattr(obj, "item"):
-        return _jsonable(obj.item())
-    return obj
+def run_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The run configuration these flags mean (the mapping the Hydra app composes)."""
+    params: dict[str, Any] = dict(args.param)
+    if args.steps is not None:
+        params["steps"] = args.steps
+    if args.csv is None:
+        dataset: dict[str, Any] = card(args.dataset)
+    else:
+        dataset = {
+            "name": "csv", "path": str(args.csv), "schema": str(args.schema), "delimiter": args.delimiter,
+            "encoding": args.encoding, "n_public": args.n_public, "count_share": args.count_share,
+        }
+    return {
+        "dataset": dataset,
+        "model": None if args.model is None else {"name": args.model, "params": family_params(args.model)},
+        "eval_model": args.eval_model,
+        "method": {"name": args.method, "params": params},
+        "privacy": {"epsilon": args.epsilon, "delta": args.delta},
+        "size": args.size,
+        "seed": args.seed,
+        "references": True,
+        "plugins": list(args.plugin),
+        "progress": not args.no_progress,
+    }
+
+
+def _in_flags(message: str) -> str:
+    """Name config keys by this command's flags (``privacy.epsilon=2`` → ``--epsilon 2``)."""
+    for key, flag in _FLAGS.items():
+        message = re.sub(rf"(?<![\w.]){re.escape(key)}(?=[=.:\s])", flag, message)
+    return re.sub(r"^size=", "--size ", message)

@@ -6,25 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from dpcondense.datasets import dataset_names, load_dataset
-from dpcondense.tables import markdown_table
-
-
-def dataset_summary(name: str) -> dict:
-    """Counts that describe a built-in dataset (all computed from the full table)."""
-    ds = load_dataset(name)
-    rec: dict = {
-        "name": name,
-        "task": ds.task,
-        "n_rows": ds.n_rows,
-        "n_features": ds.features.shape[1],
-        "n_encoded": ds.encoder().n_features_out,
-    }
-    if ds.task == "classification":
-        rec["n_positive"] = int(ds.y.sum())
-    else:
-        rec["n_events"] = int(ds.event.sum())
-    return rec
+from dpcondense.datasets import dataset_names
+from dpcondense.datasets.summary import dataset_summary
+from dpcondense.reporting.table import markdown_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -6,11 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dpcondense.paths import RESULTS_DIR
 from dpcondense.reference import jsonable_record, reference_markdown, reference_table
-
-DEFAULT_OUT = RESULTS_DIR / "reference_full_data.md"
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -25,7 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", action="append", default=None, metavar="NAME", help="restrict to this model family (repeatable)")
     p.add_argument("--seeds", type=int, default=5, metavar="N", help="number of seeds 0..N-1 (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON record per (dataset, model) instead of the table")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"Markdown report (default {DEFAULT_OUT.relative_to(RESULTS_DIR.parent)})")
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help="also write the Markdown table to this file (default: print only; the committed table is "
+        "results/reference_full_data.md, written by `make reproduce`)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([jsonable_record(r) for r in records], indent=2))
     else:
         print(text, end="")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
     return 0

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from dpcondense.paths import RESULTS_DIR
+from dpcondense.reporting import load_runs, run_manifest, write_report
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--experiment", required=True, metavar="NAME", help="MLflow experiment (a preset's experiment_name)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default results/NAME)")
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help="output folder, e.g. results/NAME (required unless --runs-manifest: nothing writes into the tracked "
+        "results/ unless told to)",
+    )
     p.add_argument("--tracking", choices=("local", "server"), default="local", help="the store (default local)")
     p.add_argument("--uri", default=None, help="tracking server URL for --tracking server (default $MLFLOW_TRACKING_URI)")
     p.add_argument("--root", type=Path, default=None, help="local store folder (default $DPCONDENSE_MLRUNS, else <project>/mlruns)")
@@ -41,12 +46,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
-    from dpcondense.report import load_runs, run_manifest, write_report
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
+    if args.out is None and args.runs_manifest is None:
+        raise ValueError(f"--out FOLDER is required (e.g. --out results/{args.experiment}): the report is written there")
     if args.reference is not None and not args.reference.is_file():
         raise FileNotFoundError(f"--reference {args.reference}: no such file (make it with `dpcondense reference --json`)")
     runs = load_runs(args.experiment, tracking=args.tracking, uri=args.uri, root=args.root, reference=args.reference)
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         args.runs_manifest.write_text(run_manifest(runs))
         print(f"wrote {args.runs_manifest} ({run_manifest(runs).count(chr(10)) - 1} finished runs)")
         return 0
-    out = args.out if args.out is not None else RESULTS_DIR / args.experiment
+    out = args.out
     paths = write_report(runs, out, figures=not args.no_figures)
     n_runs = len({r.identity for r in runs.records if not r.derived})
     print(f"wrote {len(paths)} files to {out} from {n_runs} finished runs of experiment {args.experiment!r}")

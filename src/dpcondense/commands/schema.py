@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from dpcondense.custodian import draft_schema, read_raw_csv
+from dpcondense.data.csv import read_raw_csv
+from dpcondense.data.schema_draft import draft_schema
 
 LEAK_NOTICE = (
     "Numeric bounds are left null: fill each with the plausible clinical range [low, high]. Bounds taken "

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split as _sk_split
 
-from dpcondense.encoder import Encoder
-from dpcondense.schema import Schema
+from dpcondense.data.encoder import Encoder
+from dpcondense.data.schema import Feature, Schema
 
 
 class DataValidationError(ValueError):
@@ -111,6 +111,22 @@ def from_frame(frame: pd.DataFrame, schema: Schema, *, source: str = "data") -> 
         category values not in the schema, non-numeric values in numeric columns, survival
         times ≤ 0, event values outside {0, 1}, missing values with no declared policy.
     """
+    _check_columns(frame, schema, source)
+    features = pd.DataFrame({f.name: _feature_column(frame[f.name], f, source) for f in schema.features}).reset_index(drop=True)
+    out = schema.outcome
+    n_public = _public_n(schema, len(frame))
+    if schema.task == "classification":
+        lab = frame[out.label]
+        if lab.isna().any():
+            row = int(np.flatnonzero(lab.isna().to_numpy())[0])
+            raise DataValidationError(f"{source}: label column {out.label!r} is missing at row {row}")
+        y = np.array([_key(v) == _key(out.positive) for v in lab], dtype=np.int64)
+        return Dataset(schema=schema, features=features, y=y, n_public=n_public)
+    time, event = _survival_outcome(frame, schema, source)
+    return Dataset(schema=schema, features=features, time=time, event=event, n_public=n_public)
+
+
+def _check_columns(frame: pd.DataFrame, schema: Schema, source: str) -> None:
     if frame.columns.duplicated().any():
         dups = sorted(set(frame.columns[frame.columns.duplicated()]))
         raise DataValidationError(f"{source}: duplicate column names {dups}")
@@ -123,57 +139,51 @@ def from_frame(frame: pd.DataFrame, schema: Schema, *, source: str = "data") -> 
         raise DataValidationError(
             f"{source}: data column(s) absent from the schema: {extra} (declare them or drop them)"
         )
-    feats = {}
-    for f in schema.features:
-        col = frame[f.name]
-        missing = col.isna()
-        if missing.any() and f.missing.fill is None and not f.missing.indicator:
-            row = int(np.flatnonzero(missing.to_numpy())[0])
+
+
+def _feature_column(col: pd.Series, f: Feature, source: str) -> pd.Series:
+    """One validated feature column: floats for numeric/binary, schema categories (objects) otherwise."""
+    missing = col.isna()
+    if missing.any() and f.missing.fill is None and not f.missing.indicator:
+        row = int(np.flatnonzero(missing.to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: column {f.name!r} has missing values (first at row {row}) but the schema "
+            "declares no missing policy (missing: {fill: VALUE} and/or {indicator: true})"
+        )
+    if f.type in ("numeric", "binary"):
+        num = pd.to_numeric(col, errors="coerce")
+        bad = num.isna() & ~missing
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataValidationError(
-                f"{source}: column {f.name!r} has missing values (first at row {row}) but the schema "
-                "declares no missing policy (missing: {fill: VALUE} and/or {indicator: true})"
+                f"{source}: non-numeric value {col.iloc[row]!r} in numeric column {f.name!r} (row {row})"
             )
-        if f.type in ("numeric", "binary"):
-            num = pd.to_numeric(col, errors="coerce")
-            bad = num.isna() & ~missing
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
+        if f.type == "binary":
+            badb = ~num.isin([0, 1]) & ~missing
+            if badb.any():
+                row = int(np.flatnonzero(badb.to_numpy())[0])
                 raise DataValidationError(
-                    f"{source}: non-numeric value {col.iloc[row]!r} in numeric column {f.name!r} (row {row})"
+                    f"{source}: binary column {f.name!r} has value {col.iloc[row]!r} (row {row}); allowed: 0, 1"
                 )
-            if f.type == "binary":
-                badb = ~num.isin([0, 1]) & ~missing
-                if badb.any():
-                    row = int(np.flatnonzero(badb.to_numpy())[0])
-                    raise DataValidationError(
-                        f"{source}: binary column {f.name!r} has value {col.iloc[row]!r} (row {row}); allowed: 0, 1"
-                    )
-            feats[f.name] = num.astype(float)
-        else:
-            cats = list(f.categories or ())
-            lookup = {_key(c): c for c in cats}
-            vals = []
-            for i, v in enumerate(col.to_numpy(dtype=object)):
-                if missing.iloc[i]:
-                    vals.append(None)
-                    continue
-                k = _key(v)
-                if k not in lookup:
-                    raise DataValidationError(
-                        f"{source}: column {f.name!r} has category {v!r} (row {i}) not in the schema; "
-                        f"allowed: {cats}"
-                    )
-                vals.append(lookup[k])
-            feats[f.name] = pd.Series(vals, dtype=object, index=col.index)
-    features = pd.DataFrame(feats).reset_index(drop=True)
+        return num.astype(float)
+    cats = list(f.categories or ())
+    lookup = {_key(c): c for c in cats}
+    vals = []
+    for i, v in enumerate(col.to_numpy(dtype=object)):
+        if missing.iloc[i]:
+            vals.append(None)
+            continue
+        k = _key(v)
+        if k not in lookup:
+            raise DataValidationError(
+                f"{source}: column {f.name!r} has category {v!r} (row {i}) not in the schema; allowed: {cats}"
+            )
+        vals.append(lookup[k])
+    return pd.Series(vals, dtype=object, index=col.index)
+
+
+def _survival_outcome(frame: pd.DataFrame, schema: Schema, source: str) -> tuple[np.ndarray, np.ndarray]:
     out = schema.outcome
-    if schema.task == "classification":
-        lab = frame[out.label]
-        if lab.isna().any():
-            row = int(np.flatnonzero(lab.isna().to_numpy())[0])
-            raise DataValidationError(f"{source}: label column {out.label!r} is missing at row {row}")
-        y = np.array([_key(v) == _key(out.positive) for v in lab], dtype=np.int64)
-        return Dataset(schema=schema, features=features, y=y, n_public=_public_n(schema, len(frame)))
     t = pd.to_numeric(frame[out.time], errors="coerce")
     if t.isna().any():
         row = int(np.flatnonzero(t.isna().to_numpy())[0])
@@ -192,13 +202,7 @@ def from_frame(frame: pd.DataFrame, schema: Schema, *, source: str = "data") -> 
         raise DataValidationError(
             f"{source}: event column {out.event!r} must be 0 or 1; row {row} has {frame[out.event].iloc[row]!r}"
         )
-    return Dataset(
-        schema=schema,
-        features=features,
-        time=t.to_numpy(dtype=np.float64),
-        event=e.to_numpy().astype(np.int64),
-        n_public=_public_n(schema, len(frame)),
-    )
+    return t.to_numpy(dtype=np.float64), e.to_numpy().astype(np.int64)
 
 
 def _public_n(schema: Schema, n: int) -> int | None:

@@ -2,7 +2,7 @@
 
 Numeric features are clipped to their public bounds and scaled to [-1, 1]; binary features stay
 0/1; categorical features are one-hot; a declared missing indicator adds a 0/1 column. The
-encoder is a pure function of the :class:`~dpcondense.schema.Schema`: it has no ``fit`` on data,
+encoder is a pure function of the :class:`~dpcondense.data.schema.Schema`: it has no ``fit`` on data,
 so no statistic of the private rows can enter it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dpcondense.schema import Feature, Schema
+from dpcondense.data.schema import Feature, Schema
 
 
 class Encoder:

@@ -9,17 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from dpcondense.data import Dataset
-from dpcondense.datasets import (  # noqa: F401  (imports register the datasets)
-    breast_cancer_wisconsin,
-    flchain,
-    gbsg,
-    metabric,
-    pima_diabetes,
-    support_mortality,
-)
-from dpcondense.datasets._common import DATASETS, register_dataset, schema_for
+from dpcondense.datasets._common import DATASETS, card, register_dataset, schema_for
+from dpcondense.registry import import_components
 
-__all__ = ["DATASETS", "load_dataset", "register_dataset", "schema_for", "dataset_names"]
+__all__ = ["DATASETS", "card", "load_dataset", "register_dataset", "schema_for", "dataset_names"]
 
 
 def dataset_names() -> list[str]:
@@ -36,3 +29,7 @@ def load_dataset(name: str) -> Dataset:
         If ``name`` is not a registered dataset (the message lists the available ones).
     """
     return DATASETS.get(name)()
+
+
+# last: every module of this package registers its dataset (its card is conf/dataset/<name>.yaml)
+import_components(__name__, __path__)

@@ -6,11 +6,11 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+from omegaconf import OmegaConf
 
-from dpcondense.data import ChecksumMismatchError, Dataset, from_frame
+from dpcondense.data import ChecksumMismatchError, Dataset, Schema, from_frame
 from dpcondense.paths import CONF_DIR
 from dpcondense.registry import Registry
-from dpcondense.schema import Schema
 
 DATASETS: Registry = Registry("dataset")
 
@@ -39,6 +39,14 @@ def package_file(distribution: str, relative: str) -> Path:
             if path.is_file():
                 return path
     raise FileNotFoundError(f"{relative!r} not found in the installed package {distribution!r}")
+
+
+def card(name: str) -> dict:
+    """The dataset card ``conf/dataset/<name>.yaml`` as a plain mapping (what Hydra composes)."""
+    path = CONF_DIR / "dataset" / f"{name}.yaml"
+    if not path.is_file():
+        return {"name": name}
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
 
 
 def schema_for(name: str) -> Schema:

@@ -1,23 +1,21 @@
-"""Condensation methods, one module each, registered by name in :data:`METHODS`."""
+"""Condensation methods, one module each, registered by name in :data:`METHODS`.
+
+Every public module of this package is imported when the package is (see
+:func:`dpcondense.registry.import_components`): a new method is one new module with a
+``@register_method("name")`` class, plus ``conf/method/<name>.yaml``.
+"""
 
 from __future__ import annotations
 
 import importlib
 from typing import Iterable
 
-from dpcondense.methods import (  # noqa: F401  (registration)
-    dp_direct,
-    dp_dm,
-    dp_gaussian,
-    dp_marginals,
-    dpzo,
-    full_data,
-    kmeans,
-    random_subset,
-)
-from dpcondense.methods.base import METHODS, CondensationMethod, SyntheticSet, register_method
+from dpcondense.methods.base import METHODS, CondensationMethod, SyntheticSet, balanced_labels, register_method
+from dpcondense.registry import import_components
 
-__all__ = ["METHODS", "CondensationMethod", "SyntheticSet", "register_method", "make_method", "load_plugins"]
+__all__ = [
+    "METHODS", "CondensationMethod", "SyntheticSet", "balanced_labels", "register_method", "make_method", "load_plugins",
+]
 
 
 def make_method(name: str, **params) -> CondensationMethod:
@@ -57,3 +55,7 @@ def load_plugins(modules: Iterable[str] | str | None) -> list[str]:
                 "(installed, or on PYTHONPATH) and register its method with @register_method"
             ) from exc
     return sorted(set(METHODS.names()) - before)
+
+
+# last: every module of this package registers its method (a method module may import the names above)
+import_components(__name__, __path__)

@@ -13,8 +13,8 @@ import pandas as pd
 
 from dpcondense.data import Dataset
 from dpcondense.methods.base import SyntheticSet
-from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma
-from dpcondense.schema import Schema
+from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma, parse_epsilon
+from dpcondense.data.schema import Schema
 
 
 class LogTimeScale:
@@ -111,8 +111,6 @@ def seed_sequence(random_state: int | np.random.Generator | None) -> np.random.S
 
 def parse_budget(epsilon: float | str) -> float:
     """The method's epsilon as a float (``inf`` allowed, validated later by the ledger)."""
-    from dpcondense.privacy import parse_epsilon
-
     return parse_epsilon(epsilon)
 
 

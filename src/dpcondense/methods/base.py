@@ -19,10 +19,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from dpcondense.conventions import TASKS
 from dpcondense.data import Dataset
-from dpcondense.encoder import Encoder
+from dpcondense.data.encoder import Encoder
 from dpcondense.registry import Registry
-from dpcondense.schema import Schema
+from dpcondense.data.schema import Schema
 
 METHODS: Registry[type["CondensationMethod"]] = Registry("method")
 
@@ -110,8 +111,39 @@ class CondensationMethod:
     """
 
     name: ClassVar[str] = "?"
+    # ---- capabilities (data, read by the runner, the report and the contract tests) ----
+    #: version of the method's behaviour; bump it whenever its release changes for some input
+    version: ClassVar[int] = 1
+    #: the name reports show (``None``: the registered name)
+    label: ClassVar[str | None] = None
     #: True when the method reads real rows only through a DP mechanism
     private: ClassVar[bool] = False
+    #: the tasks the method supports; ``fit`` on another task raises ``ValueError``
+    tasks: ClassVar[tuple[str, ...]] = TASKS
+    #: what the method releases: ``"rows"`` (a synthetic dataset) or ``"model"`` (a trained model)
+    releases: ClassVar[str] = "rows"
+    #: whether the release depends on ``random_state``
+    stochastic: ClassVar[bool] = True
+    #: whether ``size`` shapes the release (False: it releases what it releases, e.g. all rows)
+    sized: ClassVar[bool] = True
+
+    @classmethod
+    def display_name(cls) -> str:
+        """The name shown in reports."""
+        return cls.label or cls.name
+
+    def check_task(self, task: str) -> None:
+        """Raise ``ValueError`` (with :meth:`skip`'s reason) when the method does not apply to ``task``."""
+        reason = self.skip(task)
+        if reason is not None:
+            raise ValueError(reason)
+
+    @classmethod
+    def skip(cls, task: str) -> str | None:
+        """Why the method does not apply to ``task`` (``None`` when it does)."""
+        if task not in cls.tasks:
+            return f"method {cls.name!r} supports {' and '.join(cls.tasks)} datasets only, not {task}"
+        return None
 
     def __init__(
         self,

@@ -42,7 +42,7 @@ from dpcondense.data import Dataset
 from dpcondense.methods._baseline import empty_release, parse_budget, seed_sequence
 from dpcondense.methods.base import CondensationMethod, SyntheticSet, register_method
 from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma
-from dpcondense.schema import Schema
+from dpcondense.data.schema import Schema
 
 
 @dataclass
@@ -124,6 +124,9 @@ class DPDirect(CondensationMethod):
     sensitivity_ : float
         Its L2 sensitivity (``L/Λ`` or ``√n_trees``).
     """
+
+    tasks = ("classification",)
+    releases = "model"
 
     private = True
 

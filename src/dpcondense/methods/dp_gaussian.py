@@ -22,7 +22,6 @@ randomness and clipped to the box. Everything after the three releases is post-p
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
@@ -71,6 +70,8 @@ class DPGaussian(CondensationMethod):
     noisy_counts_ : ndarray
         The released stratum counts (post-processing input; public once released).
     """
+
+    label = "DP Gaussian"
 
     private = True
 

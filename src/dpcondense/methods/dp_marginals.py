@@ -42,7 +42,7 @@ from dpcondense.data import Dataset
 from dpcondense.methods._baseline import LogTimeScale, allocate, parse_budget, seed_sequence
 from dpcondense.methods.base import CondensationMethod, SyntheticSet, register_method
 from dpcondense.privacy import PrivacyLedger
-from dpcondense.schema import Feature, Schema
+from dpcondense.data.schema import Feature, Schema
 
 #: the outcome attribute every sample is rooted at
 LABEL, EVENT, TIME = "__label__", "__event__", "__time__"
@@ -409,7 +409,7 @@ def _decode(codes: np.ndarray, attrs: list[_Attribute], schema: Schema, rng: np.
 
 
 def _to_synthetic(frame: pd.DataFrame, codes: np.ndarray, attrs: list[_Attribute], schema: Schema) -> SyntheticSet:
-    from dpcondense.encoder import Encoder
+    from dpcondense.data.encoder import Encoder
 
     X = Encoder(schema).transform(frame[schema.feature_names])
     if schema.task == "classification":

@@ -11,6 +11,10 @@ from dpcondense.privacy import PrivacyLedger
 class FullData(CondensationMethod):
     """Release the real training split unchanged (``size`` is ignored). Never private."""
 
+    label = "full data"
+    stochastic = False
+    sized = False
+
     def fit(self, dataset: Dataset) -> "FullData":
         self.synthetic_ = dataset.to_frame()
         from dpcondense.methods.base import SyntheticSet

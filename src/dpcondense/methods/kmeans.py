@@ -35,6 +35,8 @@ class KMeansCentroids(CondensationMethod):
         Lloyd iterations per restart.
     """
 
+    label = "k-means"
+
     def __init__(
         self,
         *,

@@ -16,6 +16,8 @@ class RandomSubset(CondensationMethod):
     Not private: the ledger says ε = ∞.
     """
 
+    label = "random subset"
+
     def fit(self, dataset: Dataset) -> "RandomSubset":
         rng = np.random.default_rng(self.random_state)
         m = self._n_synthetic(dataset.task)

@@ -2,19 +2,18 @@
 
 Classification: ``decision_tree``, ``random_forest``, ``xgboost``, ``logistic_regression``,
 ``mlp``. Survival: ``cox_ph``, ``random_survival_forest``, ``xgboost_cox``, ``deepsurv``.
+A new family is one new module with a ``@register_model("name")`` class (its capabilities as
+class attributes: ``task``, ``piecewise_constant``, ``stochastic``, ``label``, ``version``),
+plus ``conf/model/<name>.yaml`` holding its default hyperparameters.
 """
 
-from dpcondense.models import (  # noqa: F401  (imported for their @register_model side effect)
-    cox_ph,
-    decision_tree,
-    deepsurv,
-    logistic_regression,
-    mlp,
-    random_forest,
-    random_survival_forest,
-    xgboost_classifier,
-    xgboost_cox,
-)
-from dpcondense.models.base import ClassificationModel, ModelFamily, SurvivalModel, make_model, MODELS
+from __future__ import annotations
 
-__all__ = ["MODELS", "make_model", "ClassificationModel", "SurvivalModel", "ModelFamily"]
+from dpcondense.models.base import MODELS, ClassificationModel, ModelFamily, SurvivalModel, make_model, register_model
+from dpcondense.registry import import_components
+
+__all__ = ["MODELS", "make_model", "register_model", "ClassificationModel", "SurvivalModel", "ModelFamily"]
+
+
+# last: every module of this package registers its family
+import_components(__name__, __path__)

@@ -1,4 +1,4 @@
-"""One interface for every model family, and the bounded per-example losses of DESIGN.md §1.
+"""One interface for every model family, and the bounded per-example losses of docs/design.md §2.
 
 Classification families implement ``_fit(X, y, sample_weight)`` and ``_predict_proba(X)``
 (probability of class 1); survival families implement ``_fit(X, time, event, sample_weight)``
@@ -70,10 +70,22 @@ class ModelFamily:
     """Common parts of every family: stored hyperparameters and a ``random_state``."""
 
     name: ClassVar[str] = "?"
+    # ---- capabilities (data, read by methods, the report and the contract tests) ----
+    #: version of the family's behaviour; bump it whenever its fit or predictions change
+    version: ClassVar[int] = 1
+    #: the name reports show (``None``: the registered name)
+    label: ClassVar[str | None] = None
     task: ClassVar[str] = "?"
+    #: whether a fit depends on ``random_state`` (False: the same rows give the same model)
+    stochastic: ClassVar[bool] = True
     #: True for tree learners: piecewise constant in the training rows (leaf values jump as a row
     #: crosses a split). DP-ZO's ``labels="auto"`` gives such families soft labels.
     piecewise_constant: ClassVar[bool] = False
+
+    @classmethod
+    def display_name(cls) -> str:
+        """The name shown in reports."""
+        return cls.label or cls.name
 
     def __init__(self, *, random_state: int | np.random.Generator | None = None, **params: Any) -> None:
         self.random_state = random_state
@@ -179,7 +191,7 @@ class SurvivalModel(ModelFamily):
         return -self.predict_survival(X, grid).sum(axis=1)
 
     def loss(self, X: np.ndarray, time: np.ndarray, event: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """Per-example survival-curve negative log-likelihood on the public grid (DESIGN.md §1)."""
+        """Per-example survival-curve negative log-likelihood on the public grid (docs/design.md §2)."""
         return survival_loss(self.predict_survival(X, grid), time, event, grid)
 
     def _fit(self, X, time, event, sample_weight) -> None:

@@ -99,6 +99,9 @@ class CoxPH(SurvivalModel):
         Unused (the fit is deterministic); accepted for the common interface.
     """
 
+    label = "Cox PH"
+    stochastic = False
+
     def __init__(
         self,
         *,

@@ -27,6 +27,9 @@ class DecisionTree(ClassificationModel):
         Seeds the tie-breaking between equally good splits.
     """
 
+    label = "decision tree"
+    stochastic = False
+
     piecewise_constant = True
 
     def __init__(

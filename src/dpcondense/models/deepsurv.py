@@ -41,6 +41,8 @@ class DeepSurv(SurvivalModel):
         Seeds weight initialisation, dropout and batch order.
     """
 
+    label = "DeepSurv"
+
     def __init__(
         self,
         *,

@@ -25,6 +25,9 @@ class LogisticRegression(ClassificationModel):
         Unused (lbfgs is deterministic); accepted for the common interface.
     """
 
+    label = "logistic regression"
+    stochastic = False
+
     def __init__(
         self,
         *,

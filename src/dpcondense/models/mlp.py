@@ -29,6 +29,8 @@ class MLP(ClassificationModel):
         Seeds the weight initialisation.
     """
 
+    label = "MLP"
+
     def __init__(
         self,
         *,

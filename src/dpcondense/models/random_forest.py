@@ -29,6 +29,8 @@ class RandomForest(ClassificationModel):
         Seeds the bootstrap samples and feature subsets.
     """
 
+    label = "random forest"
+
     piecewise_constant = True
 
     def __init__(

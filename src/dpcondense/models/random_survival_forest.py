@@ -41,6 +41,8 @@ class RandomSurvivalForest(SurvivalModel):
         Seeds the bootstrap samples and feature subsets.
     """
 
+    label = "random survival forest"
+
     def __init__(
         self,
         *,

@@ -45,6 +45,9 @@ class XGBoost(ClassificationModel):
         Seeds XGBoost (only matters when ``subsample`` < 1).
     """
 
+    label = "XGBoost"
+    stochastic = False
+
     piecewise_constant = True
 
     def __init__(

@@ -37,6 +37,9 @@ class XGBoostCox(SurvivalModel):
         Seeds XGBoost (only matters when ``subsample`` < 1).
     """
 
+    label = "XGBoost Cox"
+    stochastic = False
+
     def __init__(
         self,
         *,

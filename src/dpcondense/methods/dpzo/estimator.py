@@ -1,0 +1,465 @@
+"""The DP-ZO estimator: parameter checks, the budget plan, the start, the ZO steps and the release.
+
+Reads no real row itself: every access goes through :mod:`~dpcondense.methods.dpzo.primitives`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Literal
+
+import numpy as np
+
+from dpcondense.conventions import seed_sequence
+from dpcondense.data import Dataset
+from dpcondense.data.encoder import Encoder
+from dpcondense.data.schema import Schema
+from dpcondense.methods.base import CondensationMethod, SyntheticSet, register_method
+from dpcondense.methods.dpzo.labels import (
+    LABEL_MODES,
+    LOGIT_BOUND,
+    PublicTargets,
+    _soft_rows,
+    _teacher_rows,
+    add_label_logits,
+    fit_teacher,
+    public_targets,
+    resolve_labels,
+)
+from dpcondense.methods.dpzo.optimiser import (
+    BudgetPlan,
+    CandidateFitter,
+    ZORun,
+    make_loss_fn,
+    make_optimiser,
+    plan_budget,
+    zo_step,
+)
+from dpcondense.methods.dpzo.primitives import (
+    ClipMode,
+    PrivateRows,
+    _exact_means,
+    privatized_class_means,
+    real_row_start,
+)
+from dpcondense.models.base import MODELS
+from dpcondense.privacy import PrivacyLedger, PrivacyParameterError, parse_epsilon, validate_privacy_params
+
+
+@register_method("dpzo")
+class DPZOCondenser(CondensationMethod):
+    """Differentially private zeroth-order dataset condensation.
+
+    Parameters
+    ----------
+    model : str
+        Condensing model family (``decision_tree``, ``cox_ph``, ...).
+    size : int
+        Rows per class (classification) or total rows (survival).
+    epsilon, delta : float
+        Privacy target; ``epsilon=inf`` runs the same algorithm without clipping or noise.
+    steps : int
+        Optimisation steps T.
+    batch_size : float
+        Expected Poisson batch size q·n (ignored if ``sampling_rate`` is given).
+    sampling_rate : float, optional
+        Poisson sampling rate q in (0, 1].
+    directions : int
+        Directions K per step.
+    mu : float
+        Smoothing radius in model-space units.
+    clip : float
+        Per-example L2 clip C.
+    clip_mode : {"vector", "coordinate"}
+    optimizer : {"adam", "sgd"}
+    lr : float
+    init : {"random", "dp_mean", "real_rows"}
+        ``random`` draws rows uniformly in the public domain; ``dp_mean`` spends
+        ``init_budget_share`` of (ε, δ) on Gaussian-mechanism class (or event-stratum) means and
+        starts from them plus public noise of scale ``init_spread``; ``real_rows`` (ε = ∞ only)
+        starts from real training rows and is labelled so in the ledger.
+    init_budget_share : float
+        Share of ε and δ spent on the ``dp_mean`` start (the rest goes to the ZO steps).
+    init_spread : float
+        Std of the public Gaussian noise around the DP means (model-space units).
+    init_clip : float
+        ``dp_mean``: each row is clipped to ``init_clip`` times the largest norm in the public box
+        before the means are released (``1`` = no extra clipping; smaller = less noise, more bias).
+    bagging : int
+        Number of bootstrap fits averaged per perturbation (1 = the plain model).
+    labels : {"auto", "hard", "soft", "teacher"}
+        Classification only (survival ignores it). ``auto`` (default): ``soft`` for tree families
+        (``piecewise_constant`` models: decision tree, random forest, XGBoost), ``hard`` for
+        smooth learners (logistic regression, MLP), where soft labels measured no gain
+        (``experiments/dpzo_defaults.md``). ``hard``: each point has its public class.
+        ``soft`` and ``teacher`` give every point a label probability ``p_j``: every model is
+        fitted on each point twice — labelled 1 with weight ``p_j``, 0 with weight ``1 - p_j`` —
+        and the release carries that ``sample_weight`` column, so tree leaves hold graded
+        probabilities instead of 0/1. ``soft`` learns ``p_j = sigmoid(z_j)`` by ZO together with
+        the points (the logits are extra coordinates, in ``[-4, 4]``; no extra budget).
+        ``teacher`` spends ``teacher_budget_share`` of (ε, δ) on a DP logistic regression
+        (output perturbation, as ``dp_direct``) and sets ``p_j`` to its prediction at the
+        current point ``x_j`` (post-processing); ZO then moves only the points.
+    label_init : float
+        ``soft``: initial logit magnitude, ``z_j = ±label_init`` by the point's class.
+    label_scale : float
+        ``soft``: the logits are optimised as ``z / label_scale``, so a perturbation of radius
+        ``mu`` moves a logit by ``label_scale * mu`` (and a step by ``label_scale * lr``).
+    teacher_budget_share : float
+        ``teacher``: share of ε and δ spent on the DP logistic-regression teacher.
+    teacher_regularization : float
+        ``teacher``: L2 strength Λ of the teacher's summed objective (sensitivity ``L / Λ``).
+    class_balance : bool
+        Weight each patient's clipped vector by ``min_c n_c / n_{class}`` using the noisy class
+        counts of the ``dp_mean`` release (no extra budget; requires ``init="dp_mean"``), so the
+        objective is a class-balanced loss with sensitivity still ``C``. Ignored for survival.
+    event_policy : {"all_events", "fraction"}
+        Survival: every synthetic row is an event, or ``event_fraction`` of them are.
+    accountant : {"pld", "rdp"}
+    objective_weight : float
+        Weight of the private objective coordinate (0 disables the objective estimate).
+    n_public : int, optional
+        Public training-set size when the dataset does not declare one.
+    model_params : dict, optional
+    random_state : int or Generator
+    public_seed : int, optional
+        Seed of the public stream alone (initial rows, directions, model seeds); ``None`` derives
+        it from ``random_state`` with the sampling and noise streams. The privacy argument holds
+        for any fixed public randomness, so the audit fixes it across runs (stronger attacker).
+    progress : bool
+        Show a progress bar over steps.
+    _unsafe_disable_noise : bool
+        TEST-ONLY. Runs with no noise (ZO steps and ``dp_mean`` start) and no clipping while the
+        ledger still claims the calibrated (ε, δ): a deliberately broken mechanism for the
+        privacy audit's tests (``dpcondense.privacy.audit``). Never set it in a real run.
+    """
+
+    private = True
+
+    def __init__(
+        self,
+        *,
+        model: str = "decision_tree",
+        size: int = 10,
+        epsilon: float = 1.0,
+        delta: float = 1e-5,
+        steps: int = 200,
+        batch_size: float = 256,
+        sampling_rate: float | None = None,
+        directions: int = 8,
+        mu: float = 0.1,
+        clip: float = 1.0,
+        clip_mode: ClipMode = "vector",
+        optimizer: Literal["adam", "sgd"] = "adam",
+        lr: float = 0.05,
+        init: Literal["random", "dp_mean", "real_rows"] = "dp_mean",
+        init_budget_share: float = 0.3,
+        init_spread: float = 0.3,
+        init_clip: float = 1.0,
+        bagging: int = 1,
+        labels: Literal["auto", "hard", "soft", "teacher"] = "auto",
+        label_init: float = 2.0,
+        label_scale: float = 2.0,
+        teacher_budget_share: float = 0.3,
+        teacher_regularization: float = 100.0,
+        class_balance: bool = True,
+        event_policy: Literal["all_events", "fraction"] = "all_events",
+        event_fraction: float = 1.0,
+        accountant: Literal["pld", "rdp"] = "pld",
+        objective_weight: float = 0.1,
+        n_public: int | None = None,
+        model_params: dict[str, Any] | None = None,
+        random_state: int | np.random.Generator | None = 0,
+        progress: bool = False,
+        public_seed: int | None = None,
+        _unsafe_disable_noise: bool = False,
+    ) -> None:
+        super().__init__(
+            model=model, size=size, epsilon=epsilon, delta=delta, random_state=random_state, model_params=model_params
+        )
+        self.steps = steps
+        self.batch_size = batch_size
+        self.sampling_rate = sampling_rate
+        self.directions = directions
+        self.mu = mu
+        self.clip = clip
+        self.clip_mode = clip_mode
+        self.optimizer = optimizer
+        self.lr = lr
+        self.init = init
+        self.init_budget_share = init_budget_share
+        self.init_spread = init_spread
+        self.init_clip = init_clip
+        self.bagging = bagging
+        self.labels = labels
+        self.label_init = label_init
+        self.label_scale = label_scale
+        self.teacher_budget_share = teacher_budget_share
+        self.teacher_regularization = teacher_regularization
+        self.class_balance = class_balance
+        self.event_policy = event_policy
+        self.event_fraction = event_fraction
+        self.accountant = accountant
+        self.objective_weight = objective_weight
+        self.n_public = n_public
+        self.progress = progress
+        self.public_seed = public_seed
+        self._unsafe_disable_noise = _unsafe_disable_noise
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, dataset: Dataset) -> tuple[float, float, int]:
+        """Check every parameter against ``dataset``'s task; return (ε, sampling rate q, public n)."""
+        eps = parse_epsilon(self.epsilon)
+        if self.model not in MODELS:
+            MODELS.get(self.model)  # raises with the list of families
+        family = MODELS.get(self.model)
+        if family.task != dataset.task:
+            raise ValueError(
+                f"model {self.model!r} is a {family.task} family but dataset {dataset.name!r} is "
+                f"{dataset.task}; choose one of: {', '.join(n for n in MODELS.names() if MODELS.get(n).task == dataset.task)}"
+            )
+        n = self.n_public if self.n_public is not None else dataset.n_public
+        if n is None:
+            raise PrivacyParameterError(
+                f"dataset {dataset.name!r} does not declare its row count public; pass n_public= "
+                "(a public size) or declare public.n_rows in its schema"
+            )
+        q = self.sampling_rate if self.sampling_rate is not None else min(1.0, float(self.batch_size) / n)
+        validate_privacy_params(
+            epsilon=eps, delta=self.delta, sampling_rate=q, clip=self.clip, steps=self.steps, n=n
+        )
+        self._validate_options(dataset.task, eps)
+        return eps, q, n
+
+    def _validate_options(self, task: str, eps: float) -> None:
+        """The non-budget options (checked after the privacy parameters, in this order)."""
+        _check_choice("clip_mode", self.clip_mode, ("vector", "coordinate"))
+        _check_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        _check_choice("init", self.init, ("random", "dp_mean", "real_rows"))
+        if not 0.0 < float(self.init_clip) <= 1.0:
+            raise ValueError(f"init_clip must be in (0, 1] (a fraction of the public box's largest row norm), got {self.init_clip}")
+        if not 0.0 < self.init_budget_share < 1.0:
+            raise ValueError(f"init_budget_share must be in (0, 1), got {self.init_budget_share}")
+        if self.class_balance and task == "classification" and self.init != "dp_mean" and math.isfinite(eps):
+            raise ValueError(
+                "class_balance=True uses the DP class counts released by init='dp_mean'; set "
+                f"init='dp_mean' or class_balance=false (got init={self.init!r})"
+            )
+        _check_choice("labels", self.labels, LABEL_MODES)
+        if self.labels == "teacher" and task == "classification":
+            self._validate_teacher()
+        if not 0.0 <= float(self.label_init) <= LOGIT_BOUND:
+            raise ValueError(f"label_init must be in [0, {LOGIT_BOUND:g}] (a logit magnitude), got {self.label_init}")
+        if not float(self.label_scale) > 0:
+            raise ValueError(f"label_scale must be > 0, got {self.label_scale}")
+        if int(self.bagging) < 1:
+            raise ValueError(f"bagging must be an integer >= 1, got {self.bagging}")
+        _check_choice("event_policy", self.event_policy, ("all_events", "fraction"))
+        _check_choice("accountant", self.accountant, ("pld", "rdp"))
+        if not (int(self.directions) >= 1):
+            raise ValueError(f"directions must be an integer >= 1, got {self.directions}")
+        if not (self.mu > 0):
+            raise ValueError(f"mu must be > 0 (smoothing radius in model-space units), got {self.mu}")
+        if not (self.lr > 0):
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.init == "real_rows" and math.isfinite(eps):
+            raise PrivacyParameterError(
+                "init='real_rows' copies real patients into the synthetic set and is allowed only "
+                f"at epsilon=inf (got epsilon={eps}); use init='random'"
+            )
+        if not 0.0 <= self.event_fraction <= 1.0:
+            raise ValueError(f"event_fraction must be in [0, 1], got {self.event_fraction}")
+
+    def _validate_teacher(self) -> None:
+        if not 0.0 < self.teacher_budget_share < 1.0:
+            raise ValueError(f"teacher_budget_share must be in (0, 1), got {self.teacher_budget_share}")
+        if self.init == "dp_mean" and not self.init_budget_share + self.teacher_budget_share < 1.0:
+            raise ValueError(
+                f"init_budget_share + teacher_budget_share must be < 1 (the rest pays for the ZO steps), got "
+                f"{self.init_budget_share} + {self.teacher_budget_share}"
+            )
+        if not (isinstance(self.teacher_regularization, (int, float)) and 0 < self.teacher_regularization < math.inf):
+            raise ValueError(f"teacher_regularization must be a finite number > 0, got {self.teacher_regularization!r}")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, dataset: Dataset) -> "DPZOCondenser":
+        """Learn the synthetic set from ``dataset`` (the private training split)."""
+        eps, q, n = self._validate(dataset)
+        task = dataset.task
+        m = self._n_synthetic(task)
+        schema = dataset.schema
+        encoder = dataset.encoder()
+        rng_public, rng_sample, rng_noise = self._streams()
+
+        ledger = PrivacyLedger(eps, self.delta, n_public=n)
+        self.labels_ = resolve_labels(self.labels, self.model, task)
+        soft, teacher = self.labels_ == "soft", self.labels_ == "teacher"
+        plan = self._plan_budget(eps, q, n, teacher, ledger)
+
+        targets = public_targets(task, schema, self.size, m, self.event_policy, self.event_fraction)
+        private = PrivateRows(dataset)
+        theta, lower, upper, noisy_counts = self._start(
+            dataset, encoder, private, targets, plan, ledger, rng_public, rng_noise
+        )
+        label_scale = float(self.label_scale) if soft else None
+        if soft:
+            theta, lower, upper = add_label_logits(theta, lower, upper, targets.y, self.label_init, label_scale)
+        teacher_model = None
+        if teacher:
+            teacher_model = fit_teacher(
+                private, schema, float(self.teacher_regularization), budget=plan.teacher if plan.private else None,
+                noise_rng=rng_noise, disable_noise=self._unsafe_disable_noise, ledger=ledger,
+            )
+        run = ZORun(
+            plan=plan,
+            private=private,
+            fitter=CandidateFitter(self.model, self.model_params, targets, int(self.bagging), label_scale, teacher_model),
+            loss_fn=make_loss_fn(targets),
+            optimiser=make_optimiser(self.optimizer, self.lr),
+            lower=lower,
+            upper=upper,
+            stratum_weights=self._stratum_weights(task, private, encoder, noisy_counts),
+            rng_public=rng_public,
+            rng_sample=rng_sample,
+            rng_noise=rng_noise,
+            directions=int(self.directions),
+            mu=float(self.mu),
+            clip_mode=self.clip_mode,
+            objective_weight=float(self.objective_weight),
+        )
+        for _ in self._progress(range(int(self.steps)), f"dpzo {dataset.name}/{self.model} ε={eps:g}"):
+            theta = zo_step(run, theta)
+
+        self._release(theta, run.fitter, schema)
+        if self.init == "real_rows":
+            ledger.mark_not_dp("warm start from real rows (epsilon=inf only)")
+        self.ledger_ = ledger
+        self.noise_multiplier_ = plan.sigma
+        self.sampling_rate_ = q
+        self.n_model_fits_ = run.n_model_fits
+        self.history_ = run.objective
+        self.step_seconds_ = run.step_seconds
+        return self
+
+    def _streams(self) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+        """Independent streams: public (init, directions, model seeds), sampling, noise."""
+        root = seed_sequence(self.random_state)
+        rng_public, rng_sample, rng_noise = (np.random.default_rng(s) for s in root.spawn(3))
+        if self.public_seed is not None:
+            rng_public = np.random.default_rng(np.random.SeedSequence(int(self.public_seed)).spawn(1)[0])
+        return rng_public, rng_sample, rng_noise
+
+    def _plan_budget(self, eps: float, q: float, n: int, teacher: bool, ledger: PrivacyLedger) -> BudgetPlan:
+        """Split (ε, δ) between the ``dp_mean`` start, the teacher and the steps; record the steps."""
+        shares = {}
+        if self.init == "dp_mean":
+            shares["init"] = float(self.init_budget_share)
+        if teacher:
+            shares["teacher"] = float(self.teacher_budget_share)
+        return plan_budget(
+            ledger, epsilon=eps, delta=self.delta, sampling_rate=q, n=n, steps=int(self.steps),
+            directions=int(self.directions), clip=self.clip, accountant=self.accountant, init=self.init,
+            shares=shares, disable_noise=self._unsafe_disable_noise,
+        )
+
+    def _start(
+        self,
+        dataset: Dataset,
+        encoder: Encoder,
+        private: PrivateRows,
+        targets: PublicTargets,
+        plan: BudgetPlan,
+        ledger: PrivacyLedger,
+        rng_public: np.random.Generator,
+        rng_noise: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Initial parameters, their public box, and the noisy stratum counts (``dp_mean`` only).
+
+        Parameters are model-space rows (plus, for survival, a log-time column in [-1, 1]).
+        """
+        lower, upper = encoder.lower_, encoder.upper_
+        if dataset.task == "survival":
+            lower, upper = np.append(lower, -1.0), np.append(upper, 1.0)
+        m, width = len(targets.strata), lower.size
+        noisy_counts = None
+        if self.init == "real_rows":  # validated: epsilon = inf only
+            theta = real_row_start(dataset, self.size, m, rng_public, targets.log_lo, targets.log_hi)
+        elif self.init == "dp_mean":
+            theta = rng_public.uniform(lower, upper, size=(m, width))
+            means, noisy_counts = self._stratum_means(encoder, private, plan, ledger, rng_noise)
+            d_feat = encoder.n_features_out
+            theta[:, :d_feat] = means[targets.strata] + rng_public.normal(0.0, self.init_spread, size=(m, d_feat))
+        else:
+            theta = rng_public.uniform(lower, upper, size=(m, width))
+        return np.clip(theta, lower, upper), lower, upper, noisy_counts
+
+    def _stratum_means(
+        self,
+        encoder: Encoder,
+        private: PrivateRows,
+        plan: BudgetPlan,
+        ledger: PrivacyLedger,
+        rng_noise: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``dp_mean``: per-stratum means (DP unless ε = ∞) and the counts, floored at 1."""
+        feat_lo, feat_hi = encoder.lower_, encoder.upper_
+        if plan.private:
+            eps_init, delta_init = plan.init
+            sums, counts, sigma_init, sens = privatized_class_means(
+                private, feat_lo, feat_hi, epsilon=eps_init, delta=delta_init, noise_rng=rng_noise,
+                row_clip=float(self.init_clip),
+            )
+            ledger.spend(
+                "init_dp_means",
+                mechanism="gaussian",
+                epsilon=eps_init,
+                delta=delta_init,
+                noise_multiplier=sigma_init / sens,
+                sensitivity=sens,
+            )
+            if self._unsafe_disable_noise:  # test-only: exact means, the ledger keeps its claim
+                sums, counts = _exact_means(private, feat_lo, feat_hi)
+        else:
+            sums, counts = _exact_means(private, feat_lo, feat_hi)
+        means = np.clip(sums / np.maximum(counts, 1.0)[:, None], feat_lo, feat_hi)
+        return means, np.maximum(counts, 1.0)
+
+    def _stratum_weights(
+        self, task: str, private: PrivateRows, encoder: Encoder, noisy_counts: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Class-balance weights ``min_c n_c / n_class`` (post-processing of the released counts)."""
+        if not (self.class_balance and task == "classification"):
+            return None
+        if noisy_counts is None:  # no dp_mean start, so epsilon = inf (validated): exact counts
+            noisy_counts = np.maximum(_exact_means(private, encoder.lower_, encoder.upper_)[1], 1.0)
+        return np.clip(noisy_counts.min() / noisy_counts, 0.01, 1.0)
+
+    def _progress(self, steps: Iterable[int], desc: str) -> Iterable[int]:
+        if not self.progress:
+            return steps
+        from tqdm.auto import tqdm  # lazy: only progress bars need it
+
+        return tqdm(steps, desc=desc, unit="step", leave=False)
+
+    def _release(self, theta: np.ndarray, fitter: CandidateFitter, schema: Schema) -> None:
+        """Decode the final parameters into the released synthetic set."""
+        t = fitter.targets
+        if fitter.label_scale is not None:
+            X2, y2, w2 = _soft_rows(theta, fitter.label_scale)
+            synthetic = SyntheticSet(X=X2, y=y2, weight=w2)
+        elif fitter.teacher is not None:
+            X2, y2, w2 = _teacher_rows(theta, fitter.teacher)
+            synthetic = SyntheticSet(X=X2, y=y2, weight=w2)
+        elif t.task == "classification":
+            synthetic = SyntheticSet(X=theta, y=t.y)
+        else:
+            synthetic = SyntheticSet(X=theta[:, :-1], time=t.times(theta[:, -1]), event=t.event)
+        self._set_release(synthetic, schema)
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+__all__ = ["DPZOCondenser"]

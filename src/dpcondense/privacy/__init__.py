@@ -1,0 +1,70 @@
+"""Privacy: parameter checks, accounting, noise calibration, the ledger and the empirical audit.
+
+Layout (each module imports only the ones listed before it):
+
+- :mod:`~dpcondense.privacy.validation`: :func:`parse_epsilon` (the project's one epsilon parser),
+  :func:`validate_privacy_params` and :class:`PrivacyParameterError`.
+- :mod:`~dpcondense.privacy.mechanisms`: the analytic Gaussian mechanism
+  (:func:`gaussian_mechanism_sigma`, :func:`epsilon_gaussian`) and :func:`split_budget`.
+- :mod:`~dpcondense.privacy.counts`: :func:`dp_count`, a DP row count (Laplace or Gaussian).
+- :mod:`~dpcondense.privacy.accounting`: epsilon of T Poisson-subsampled Gaussian steps (PLD or
+  RDP, :func:`compute_epsilon`) and :func:`calibrate_noise_multiplier`.
+- :mod:`~dpcondense.privacy.ledger`: :class:`PrivacyLedger`, every use of the private data in a
+  run, composed by basic composition and checked against the budget.
+- :mod:`dpcondense.privacy.audit`: the canary membership-inference audit. It runs condensation
+  methods, which themselves import this package, so it is not imported here: import
+  ``dpcondense.privacy.audit`` explicitly.
+"""
+
+from __future__ import annotations
+
+from dpcondense.privacy.accounting import (
+    PLD_MAX_DISCRETIZATION_INTERVAL,
+    PLD_MIN_DISCRETIZATION_INTERVAL,
+    RDP_ORDERS,
+    calibrate_noise_multiplier,
+    clear_accounting_cache,
+    compute_epsilon,
+    make_dp_event,
+    pld_discretization_interval,
+)
+from dpcondense.privacy.counts import CountMechanism, dp_count
+from dpcondense.privacy.ledger import (
+    BUDGET_TOLERANCE,
+    LedgerEntry,
+    PrivacyBudgetExceededError,
+    PrivacyLedger,
+)
+from dpcondense.privacy.mechanisms import epsilon_gaussian, gaussian_mechanism_sigma, split_budget
+from dpcondense.privacy.validation import (
+    ACCOUNTANTS,
+    Accountant,
+    PrivacyParameterError,
+    parse_epsilon,
+    validate_privacy_params,
+)
+
+__all__ = [
+    "ACCOUNTANTS",
+    "Accountant",
+    "BUDGET_TOLERANCE",
+    "CountMechanism",
+    "LedgerEntry",
+    "PLD_MAX_DISCRETIZATION_INTERVAL",
+    "PLD_MIN_DISCRETIZATION_INTERVAL",
+    "PrivacyBudgetExceededError",
+    "PrivacyLedger",
+    "PrivacyParameterError",
+    "RDP_ORDERS",
+    "calibrate_noise_multiplier",
+    "clear_accounting_cache",
+    "compute_epsilon",
+    "dp_count",
+    "epsilon_gaussian",
+    "gaussian_mechanism_sigma",
+    "make_dp_event",
+    "parse_epsilon",
+    "pld_discretization_interval",
+    "split_budget",
+    "validate_privacy_params",
+]

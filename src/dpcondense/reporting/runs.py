@@ -1,0 +1,314 @@
+"""The runs a report is made of: the ``FINISHED`` runs of one MLflow experiment, read-only.
+
+:func:`open_experiment` opens a store without creating anything, :meth:`ExperimentRuns.from_store`
+flattens its runs into :class:`~dpcondense.reporting.records.RunRecord` s and answers the
+questions every table and figure asks (which datasets, methods, ε, sizes; the statistic of a cell).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+
+from dpcondense.benchmark import tracking as tracking_mod
+from dpcondense.conventions import default_model, default_size
+from dpcondense.datasets import dataset_names, schema_for
+from dpcondense.reporting.labels import format_epsilon
+from dpcondense.reporting.records import (
+    SIZE_FREE_METHODS,
+    RunRecord,
+    Stat,
+    deduplicate,
+    records_from_reference,
+    records_from_run,
+    same_epsilon,
+    stat_of,
+)
+from dpcondense.benchmark.tracking import RunStore
+
+#: the paper's method: its runs give Table 4, Figures 3–5
+MAIN_METHOD = "dpzo"
+#: the privacy budget of the main comparisons (Tables 2, 4, 5; Figures 2, 4, 5)
+MAIN_EPSILON = 1.0
+#: tags that place a run in a table cell (with its seed): runs agreeing on all are the same result
+SAME_CELL_TAGS = ("dataset", "method", "model", "eval_models", "epsilon", "size", "seed")
+#: both primary metrics (AUROC, C-index) score 0.5 for an uninformative model
+CHANCE_LEVEL = 0.5
+
+
+class ReportError(ValueError):
+    """The report cannot be made (no such store or experiment); the message says what to do."""
+
+
+class ExperimentRuns:
+    """The finished runs of one experiment, flattened into :class:`RunRecord` s.
+
+    Parameters
+    ----------
+    experiment : str
+        Name shown in the report.
+    records : iterable of RunRecord
+        Deduplicated on construction (:func:`deduplicate`).
+    history : callable ``(run_id, key) -> list[float]``, optional
+        A step metric's values in step order (Figure 3); default: none recorded.
+    artifact : callable ``(run_id, path) -> Path``, optional
+        A local copy of a run's artifact (Figure 5, the notebook); default: none available.
+    """
+
+    def __init__(
+        self,
+        experiment: str,
+        records: Iterable[RunRecord],
+        *,
+        history: Callable[[str, str], list[float]] | None = None,
+        artifact: Callable[[str, str], Path] | None = None,
+    ) -> None:
+        self.experiment = experiment
+        self.records = deduplicate(records)
+        self._history = history
+        self._artifact = artifact
+        self._history_cache: dict[tuple[str, str], list[float]] = {}
+        #: identities of FINISHED runs replaced by a later run with the same tags (not used)
+        self.superseded: list[str] = []
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_store(
+        cls, store: "RunStore", *, reference: Iterable[Mapping[str, Any]] | None = None
+    ) -> "ExperimentRuns":
+        """Read every ``FINISHED`` run of ``store``'s experiment (one row per identity)."""
+        runs = store.runs("attributes.status = 'FINISHED'")
+        # one run per cell and seed: an older run with the same tags (e.g. made before a default
+        # changed, so with another identity) is superseded by the latest one
+        latest: dict[tuple, Any] = {}
+        superseded = []
+        for run in sorted(runs, key=lambda r: (r.info.end_time or 0, r.info.run_id)):
+            key = tuple(run.data.tags.get(k) for k in SAME_CELL_TAGS)
+            if key in latest:
+                superseded.append(latest[key].data.tags.get("identity") or latest[key].info.run_id)
+            latest[key] = run
+        by_identity = {run.data.tags.get("identity") or run.info.run_id: run for run in latest.values()}
+        records = [rec for key in sorted(by_identity) for rec in records_from_run(by_identity[key])]
+        if reference is not None:
+            # only the experiment's datasets (the file covers every dataset), and only where the
+            # runs themselves have no full-data result (never a mix of the two sources in a cell)
+            datasets = {r.dataset for r in records}
+            have = {(r.dataset, r.eval_model) for r in records if r.method == "full_data"}
+            records += [r for r in records_from_reference(reference) if r.dataset in datasets and (r.dataset, r.eval_model) not in have]
+        client = store.client
+
+        def history(run_id: str, key: str) -> list[float]:
+            points = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+            return [float(m.value) for m in points]
+
+        def artifact(run_id: str, path: str) -> Path:
+            dst = Path(tempfile.mkdtemp(prefix="dpcondense-report-"))
+            return Path(client.download_artifacts(run_id, path, str(dst)))
+
+        out = cls(store.target.experiment_name, records, history=history, artifact=artifact)
+        out.superseded = sorted(superseded)
+        return out
+
+    def only(self, *, dataset: str | Sequence[str] | None = None, method: str | Sequence[str] | None = None) -> "ExperimentRuns":
+        """The same runs restricted to some datasets and/or methods (same history and artifacts)."""
+        keep_d = None if dataset is None else ({dataset} if isinstance(dataset, str) else set(dataset))
+        keep_m = None if method is None else ({method} if isinstance(method, str) else set(method))
+        records = [r for r in self.records if (keep_d is None or r.dataset in keep_d) and (keep_m is None or r.method in keep_m)]
+        view = ExperimentRuns(self.experiment, records, history=self._history, artifact=self._artifact)
+        view._history_cache = self._history_cache
+        return view
+
+    # ------------------------------------------------------------------ access
+    def history(self, run_id: str, key: str = "objective") -> list[float]:
+        """Step metric ``key`` of run ``run_id`` in step order (``[]`` when none is recorded)."""
+        if self._history is None or run_id is None:
+            return []
+        if (run_id, key) not in self._history_cache:
+            self._history_cache[(run_id, key)] = list(self._history(run_id, key))
+        return self._history_cache[(run_id, key)]
+
+    def artifact(self, run_id: str, path: str) -> Path | None:
+        """A local copy of artifact ``path`` of run ``run_id`` (``None`` when unavailable)."""
+        if self._artifact is None or run_id is None:
+            return None
+        try:
+            return self._artifact(run_id, path)
+        except Exception:  # noqa: BLE001 - a missing artifact makes a panel missing, not the report fail
+            return None
+
+    def datasets(self, task: str | None = None) -> list[str]:
+        """Datasets with runs, in the registry's order (unregistered ones last, by name)."""
+        present = {r.dataset for r in self.records if task is None or r.task == task}
+        known = [d for d in dataset_names() if d in present]
+        return known + sorted(present - set(known))
+
+    def task(self, dataset: str) -> str:
+        """The dataset's task, from its records (else from its registered schema)."""
+        for r in self.records:
+            if r.dataset == dataset:
+                return r.task
+        return schema_for(dataset).task
+
+    def methods(self, dataset: str | None = None, *, private: bool | None = None) -> list[str]:
+        """Methods with records: the main method first, then private ones, then the others (by name)."""
+        names = {
+            r.method
+            for r in self.records
+            if (dataset is None or r.dataset == dataset) and (private is None or r.private == private)
+        }
+        return sorted(names, key=lambda m: (m != MAIN_METHOD, not self.is_private(m), m))
+
+    def is_private(self, method: str) -> bool:
+        """Whether any record of ``method`` is private."""
+        return any(r.private for r in self.records if r.method == method)
+
+    def main_model(self, dataset: str) -> str | None:
+        """The family the dataset is condensed and evaluated with in the main comparisons."""
+        models = Counter(r.model for r in self.records if r.dataset == dataset and r.private and r.model)
+        if not models:
+            evals = Counter(r.eval_model for r in self.records if r.dataset == dataset)
+            models = evals
+        if not models:
+            return None
+        preferred = default_model(self.task(dataset))
+        if preferred in models:
+            return preferred
+        return sorted(models, key=lambda m: (-models[m], m))[0]
+
+    def default_size(self, dataset: str) -> int | None:
+        """The task's default size when runs have it, else the most common size."""
+        sizes = Counter(r.size for r in self.records if r.dataset == dataset and r.size is not None and not r.derived)
+        if not sizes:
+            sizes = Counter(r.size for r in self.records if r.dataset == dataset and r.size is not None)
+        preferred = default_size(self.task(dataset))
+        if not sizes or preferred in sizes:
+            return preferred
+        return sorted(sizes, key=lambda s: (-sizes[s], s))[0]
+
+    def epsilons(self, dataset: str | None = None, method: str | None = None) -> list[float]:
+        """Sorted ε values of private records (``inf`` last)."""
+        values = {
+            r.epsilon
+            for r in self.records
+            if r.private and (dataset is None or r.dataset == dataset) and (method is None or r.method == method)
+        }
+        return sorted(values)
+
+    def sizes(self, dataset: str, method: str | None = None) -> list[int]:
+        """Sorted sizes with records for ``dataset`` (and ``method``)."""
+        return sorted(
+            {r.size for r in self.records if r.dataset == dataset and r.size is not None and (method is None or r.method == method)}
+        )
+
+    def select(
+        self,
+        *,
+        dataset: str,
+        method: str,
+        eval_model: str | None = None,
+        model: str | None = None,
+        epsilon: float | None = None,
+        size: int | None = None,
+    ) -> list[RunRecord]:
+        """Records of one cell. ``model`` and ``epsilon`` only constrain private methods (a
+        non-private release depends on neither); ``size`` is ignored for size-free methods."""
+        out = []
+        for r in self.records:
+            if r.dataset != dataset or r.method != method:
+                continue
+            if eval_model is not None and r.eval_model != eval_model:
+                continue
+            if r.private and model is not None and r.model != model:
+                continue
+            if r.private and epsilon is not None and not same_epsilon(r.epsilon, epsilon):
+                continue
+            if size is not None and r.method not in SIZE_FREE_METHODS and r.size != size:
+                continue
+            out.append(r)
+        return out
+
+    def stat(self, metric: str, **where: Any) -> Stat | None:
+        """Mean ± std of ``metric`` over the records :meth:`select` picks (``None``: no run)."""
+        recs = [r for r in self.select(**where) if metric in r.metrics]
+        return stat_of([r.metrics[metric] for r in recs], [r.label for r in recs])
+
+    def cost(self, key: str, **where: Any) -> Stat | None:
+        """Mean ± std of cost ``key`` (``wall_seconds`` ...) over the records :meth:`select` picks."""
+        recs = [r for r in self.select(**where) if key in r.cost]
+        return stat_of([r.cost[key] for r in recs], [r.label for r in recs])
+
+    def full_data(self, dataset: str, eval_model: str | None, metric: str) -> Stat | None:
+        """The full-data reference of ``metric`` for family ``eval_model`` (``None``: no run or no family)."""
+        if eval_model is None:
+            return None
+        return self.stat(metric, dataset=dataset, method="full_data", eval_model=eval_model)
+
+
+def open_experiment(
+    experiment: str,
+    *,
+    tracking: Literal["local", "server"] = "local",
+    uri: str | None = None,
+    root: str | Path | None = None,
+) -> "RunStore":
+    """Open an existing experiment read-only (nothing is created).
+
+    Raises
+    ------
+    ReportError
+        No local store at the path, an unreachable server, or no such experiment (the message
+        lists the experiments the store has).
+    """
+    try:
+        target = tracking_mod.target_from_config({"kind": tracking, "uri": uri, "root": root}, experiment)
+        if target.kind == "server":
+            tracking_mod.check_server(target)
+    except tracking_mod.TrackingError as exc:
+        raise ReportError(str(exc)) from None
+    if target.root is not None and not (target.root / "mlflow.db").is_file():
+        raise ReportError(
+            f"no MLflow store at {target.root / 'mlflow.db'}; run a sweep first "
+            f"(dpcondense run -m experiment={experiment}) or point --root / DPCONDENSE_MLRUNS at the store"
+        )
+    client = tracking_mod._client(target)
+    found = client.get_experiment_by_name(experiment)
+    if found is None or found.lifecycle_stage == "deleted":
+        names = sorted(e.name for e in client.search_experiments())
+        raise ReportError(
+            f"experiment {experiment!r} is not in {target.describe().split(', experiment')[0]}; "
+            f"experiments there: {', '.join(names) or 'none'}"
+        )
+    return tracking_mod.RunStore(client, found.experiment_id, target)
+
+
+def load_runs(
+    experiment: str,
+    *,
+    tracking: Literal["local", "server"] = "local",
+    uri: str | None = None,
+    root: str | Path | None = None,
+    reference: str | Path | None = None,
+) -> ExperimentRuns:
+    """The finished runs of ``experiment`` (plus a ``dpcondense reference --json`` file, if given)."""
+    store = open_experiment(experiment, tracking=tracking, uri=uri, root=root)
+    ref = json.loads(Path(reference).read_text()) if reference else None
+    return ExperimentRuns.from_store(store, reference=ref)
+
+
+def run_manifest(runs: ExperimentRuns) -> str:
+    """A TSV of the finished runs (one line per run identity, sorted): what a report is made of."""
+    header = ["identity", "dataset", "method", "model", "eval_models", "epsilon", "size", "seed"]
+    by_identity: dict[str, list[RunRecord]] = {}
+    for r in runs.records:
+        if not r.derived:
+            by_identity.setdefault(r.identity, []).append(r)
+    lines = ["\t".join(header)]
+    for identity in sorted(by_identity):
+        recs = by_identity[identity]
+        r = recs[0]
+        evals = ",".join(sorted({x.eval_model for x in recs}))
+        lines.append("\t".join([identity, r.dataset, r.method, r.model or "", evals, format_epsilon(r.epsilon), str(r.size), str(r.seed)]))
+    return "\n".join(lines) + "\n"

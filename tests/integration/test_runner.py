@@ -1,0 +1,63 @@
+"""The one orchestration path: a spec → ``run_one`` → a typed result, shared by every surface."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dpcondense.benchmark import RunConfigError, resolve_run, run_one
+from dpcondense.data import train_test_split
+from dpcondense.datasets import card, load_dataset
+from dpcondense.models.defaults import family_params
+
+TINY = {"steps": 2, "directions": 2}
+
+
+def config(**over):
+    base = {
+        "dataset": card("pima_diabetes"),
+        "model": {"name": "decision_tree", "params": family_params("decision_tree")},
+        "method": {"name": "dpzo", "params": dict(TINY)},
+        "privacy": {"epsilon": 1.0, "delta": 1e-5},
+        "size": 3,
+        "seed": 2,
+        "progress": False,
+    }
+    return {**base, **over}
+
+
+def rows(frame) -> set[tuple]:
+    return set(map(tuple, frame.astype(str).to_numpy()))
+
+
+def test_validation_runs_fit_and_score_inside_the_training_split():
+    test_run = run_one(resolve_run(config()))
+    val_spec = resolve_run(config(evaluate_on="validation"))
+    val_run = run_one(val_spec)
+    train, test = train_test_split(load_dataset("pima_diabetes"), seed=2)
+    # fit part + validation part = the training split; nothing of the test split is used
+    assert val_run.train.n_rows + val_run.test.n_rows == train.n_rows
+    assert rows(val_run.test.features) <= rows(train.features)
+    assert rows(val_run.train.features) | rows(val_run.test.features) == rows(train.features)
+    assert test_run.test.checksum() == test.checksum() and val_run.test.checksum() != test.checksum()
+    # a tuning run is never the same run as a reported one; a test-split run keeps its identity
+    assert val_spec.identity != resolve_run(config()).identity
+    assert "evaluate_on" not in resolve_run(config()).payload()
+    assert val_spec.params()["evaluate_on"] == "validation"
+
+
+def test_evaluate_on_names_the_allowed_values():
+    with pytest.raises(RunConfigError, match="evaluate_on='holdout' must be one of: test, validation"):
+        resolve_run(config(evaluate_on="holdout"))
+
+
+def test_run_result_is_the_release_and_its_local_context():
+    result = run_one(resolve_run(config(references=True)))
+    assert result.synthetic is result.estimator.synthetic_
+    assert result.ledger is result.estimator.ledger_ and result.count is None
+    assert set(result.metrics) == {"decision_tree", "full_data", "random_subset"}
+    assert result.config["method_params"] == {**TINY, "progress": False}
+    assert result.dataset.n_rows == result.train.n_rows + result.test.n_rows
+    again = run_one(resolve_run(config(references=True)))
+    np.testing.assert_array_equal(again.synthetic.to_numpy(), result.synthetic.to_numpy())
+    assert again.metrics == result.metrics
