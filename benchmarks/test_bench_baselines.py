@@ -47,8 +47,7 @@ def test_method_fit(benchmark, measure, split, method: str, dataset: str) -> Non
     params = method_params(method)
 
     def fit() -> Any:
-        return make_method(method, model=model, size=SIZE, epsilon=epsilon, delta=DELTA, random_state=0,
-                           model_params=family_params(model), **params).fit(train)
+        return make_method(method, **params).fit(train, model=model, size=SIZE, epsilon=epsilon, delta=DELTA, random_state=0, model_params=family_params(model))
 
     try:
         est = measure(fit, rounds=3)

@@ -64,8 +64,7 @@ def test_dpzo_step(benchmark, measure, split, task: str) -> None:
     model = default_model(task)
 
     def fit() -> DPZOCondenser:
-        return DPZOCondenser(model=model, size=default_size(task), epsilon=1.0, steps=STEPS, random_state=0,
-                             model_params=family_params(model)).fit(train)
+        return DPZOCondenser(steps=STEPS).fit(train, model=model, size=default_size(task), epsilon=1.0, random_state=0, model_params=family_params(model))
 
     est = measure(fit, rounds=3)
     step = statistics.median(est.step_seconds_)

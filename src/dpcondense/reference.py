@@ -117,7 +117,7 @@ def reference_table(
             ds = load_dataset(d)
             for seed in range(seeds):
                 train, test = train_test_split(ds, seed=seed)
-                release = FullData(random_state=seed).fit(train).synthetic_encoded_
+                release = FullData().fit(train, random_state=seed).synthetic_encoded_
                 for m in family_names:
                     bar.set_postfix_str(f"{d} {m} seed {seed}", refresh=False)
                     start = time.perf_counter()

@@ -45,10 +45,11 @@ def trains(datasets):
     return {name: train_test_split(datasets[name], seed=0)[0] for name in CASES}
 
 
-def build(method: str, train, seed: int = 0, **params):
-    return make_method(
-        method, size=SIZE[train.task], epsilon=EPSILON, delta=DELTA, random_state=seed, model=default_model(train.task),
-        **{**FAST.get(method, {}), **params},
+def fit_one(method: str, train, seed: int = 0, **params):
+    """A fresh fit: the method's (shrunk) hyperparameters, then the run context at ``fit``."""
+    est = make_method(method, **{**FAST.get(method, {}), **params})
+    return est.fit(
+        train, model=default_model(train.task), size=SIZE[train.task], epsilon=EPSILON, delta=DELTA, random_state=seed
     )
 
 
@@ -56,7 +57,7 @@ def fitted(method: str, train, seed: int = 0, **params):
     """Fit once per (method, dataset, seed, params) for the whole module."""
     key = (method, train.name, seed, tuple(sorted(params.items())))
     if key not in _FITS:
-        _FITS[key] = build(method, train, seed, **params).fit(train)
+        _FITS[key] = fit_one(method, train, seed, **params)
     return _FITS[key]
 
 
@@ -149,7 +150,7 @@ def test_same_seed_same_release(method, dataset, trains):
     train = trains[dataset]
     cls = applicable(method, train)
     first = fitted(method, train, seed=0)
-    again = build(method, train, seed=0).fit(train)
+    again = fit_one(method, train, seed=0)
     pd.testing.assert_frame_equal(first.synthetic_, again.synthetic_)
     if cls.releases == "model":
         X = train.encoded()
@@ -161,7 +162,7 @@ def test_same_seed_same_release(method, dataset, trains):
 
 @pytest.mark.parametrize("method", [n for n in METHODS.names() if not METHODS.get(n).private])
 def test_non_private_methods_never_claim_privacy_even_when_asked(method, trains):
-    ledger = make_method(method, size=3, epsilon=0.5, random_state=0).fit(trains["pima_diabetes"]).ledger_
+    ledger = make_method(method).fit(trains["pima_diabetes"], size=3, epsilon=0.5, random_state=0).ledger_
     assert math.isinf(ledger.total_epsilon) and not ledger.private
     assert all(math.isinf(e.epsilon) for e in ledger.entries)
 
@@ -175,7 +176,7 @@ def test_unsupported_task_is_refused_by_fit_and_before_any_run(method, dataset, 
         assert train.task in METHODS.get(method).tasks
         return
     with pytest.raises(ValueError):
-        build(method, train).fit(train)
+        fit_one(method, train)
     conf = {"dataset": {"name": dataset, "task": train.task, "public": {"n_rows": None}}, "method": {"name": method},
             "privacy": {"epsilon": 1.0, "delta": 1e-5}, "seed": 0}
     with pytest.raises(RunConfigError, match=f"method={method}.*supports"):

@@ -54,9 +54,9 @@ def run_case(method: str, task: str, family: str, params: dict[str, Any]) -> dic
     params = dict(params)
     epsilon = params.pop("epsilon", 1.0)
     train, test = train_test_split(load_dataset(DATASETS[task]), seed=0)
-    est = make_method(method, model=family, size=SIZE[task], epsilon=epsilon, delta=1e-5, random_state=0, **params)
+    est = make_method(method, **params)
     try:
-        est.fit(train)
+        est.fit(train, model=family, size=SIZE[task], epsilon=epsilon, delta=1e-5, random_state=0)
     except ValueError as exc:
         if "only" in str(exc) or "not support" in str(exc):
             return None

@@ -33,10 +33,7 @@ def trains(datasets):
 def fitted(method: str, train, **params):
     key = (method, train.name, tuple(sorted(params.items())))
     if key not in _FITS:
-        _FITS[key] = make_method(
-            method, size=SIZE[train.task], epsilon=EPSILON, delta=DELTA, random_state=0,
-            model="decision_tree" if train.task == "classification" else "cox_ph", **{**FAST.get(method, {}), **params},
-        ).fit(train)
+        _FITS[key] = make_method(method, **{**FAST.get(method, {}), **params}).fit(train, size=SIZE[train.task], epsilon=EPSILON, delta=DELTA, random_state=0, model="decision_tree" if train.task == "classification" else "cox_ph")
     return _FITS[key]
 
 
@@ -81,7 +78,7 @@ def test_dp_gaussian_noise_is_really_applied(trains):
     exact = np.bincount(train.y, minlength=2)
     residuals, sigma = [], None
     for seed in range(40):
-        est = make_method("dp_gaussian", size=2, epsilon=EPSILON, delta=DELTA, random_state=seed).fit(train)
+        est = make_method("dp_gaussian").fit(train, size=2, epsilon=EPSILON, delta=DELTA, random_state=seed)
         residuals.append(est.noisy_counts_ - exact)
         sigma = est.noise_std_["counts"]
     spread = np.std(np.concatenate(residuals))
@@ -142,7 +139,7 @@ def test_dp_marginals_large_sample_and_outcome_in_table(trains):
 
 def test_model_release_is_scored_as_released(trains, datasets):
     train, test = train_test_split(datasets["pima_diabetes"], seed=0)
-    est = make_method("dp_direct", epsilon=math.inf, random_state=0).fit(train)
+    est = make_method("dp_direct").fit(train, epsilon=math.inf, random_state=0)
     metrics = evaluate_release(est.synthetic_encoded_, train, test, "decision_tree")
     direct = roc_auc_score(test.y, est.released_model_.predict_proba(test.encoded())[:, 1])
     assert metrics["auroc"] == pytest.approx(direct)

@@ -165,9 +165,8 @@ def test_real_rows_read_only_inside_privatized_functions(datasets, options):
     src = small(datasets["pima_diabetes"], 200)
     rec = RecordingDataset(schema=src.schema, features=src.features, y=src.y, n_public=src.n_public)
     RecordingDataset.accesses = []
-    est = DPZOCondenser(model="decision_tree", size=3, epsilon=1.0, delta=1e-3, steps=4, directions=2, batch_size=50,
-                        **options)
-    est.fit(rec)
+    est = DPZOCondenser(steps=4, directions=2, batch_size=50, **options)
+    est.fit(rec, model="decision_tree", size=3, epsilon=1.0, delta=1e-3)
     assert RecordingDataset.accesses, "the recorder saw nothing: the test would pass vacuously"
     outside = [(n, s) for n, s in RecordingDataset.accesses if not PRIVATIZED & set(s)]
     assert not outside, outside[:3]
@@ -197,7 +196,7 @@ def test_dp_mean_release_sensitivity(datasets, row_clip):
 
 def test_budget_split_sums_to_target(datasets):
     train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
-    est = DPZOCondenser(size=3, epsilon=2.0, steps=3, directions=2, init="dp_mean", init_budget_share=0.25).fit(train)
+    est = DPZOCondenser(steps=3, directions=2, init="dp_mean", init_budget_share=0.25).fit(train, size=3, epsilon=2.0)
     led = est.ledger_.to_dict()
     by = {e["purpose"]: e for e in led["entries"]}
     assert set(by) == {"init_dp_means", "dpzo_steps"}
@@ -212,7 +211,7 @@ def test_budget_split_sums_to_target(datasets):
 
 def test_release_inside_bounds_and_not_a_real_row(datasets):
     train, _ = train_test_split(datasets["support_mortality"], seed=0)
-    est = DPZOCondenser(model="decision_tree", size=5, epsilon=1.0, steps=5, directions=2).fit(train)
+    est = DPZOCondenser(steps=5, directions=2).fit(train, model="decision_tree", size=5, epsilon=1.0)
     syn = est.synthetic_
     # default soft labels: 10 points, each released once per class with its label weight
     assert len(syn) == 20 and list(syn.columns) == train.schema.feature_names + ["hospdead", "sample_weight"]
@@ -231,7 +230,7 @@ def test_release_inside_bounds_and_not_a_real_row(datasets):
 
 def test_ledger_epsilon_is_what_the_accountant_says(datasets):
     train, _ = train_test_split(datasets["gbsg"], seed=1)
-    est = DPZOCondenser(model="cox_ph", size=20, epsilon=0.5, steps=6, directions=2).fit(train)
+    est = DPZOCondenser(steps=6, directions=2).fit(train, model="cox_ph", size=20, epsilon=0.5)
     led = est.ledger_.to_dict()
     q = 256 / train.n_public
     assert led["sampling_rate"] == pytest.approx(q)
@@ -246,9 +245,9 @@ def test_ledger_epsilon_is_what_the_accountant_says(datasets):
 
 def test_determinism_byte_identical(datasets, tmp_path):
     train, _ = train_test_split(datasets["pima_diabetes"], seed=2)
-    a = DPZOCondenser(model="decision_tree", size=4, steps=5, directions=3, random_state=7).fit(train)
-    b = DPZOCondenser(model="decision_tree", size=4, steps=5, directions=3, random_state=7).fit(train)
-    c = DPZOCondenser(model="decision_tree", size=4, steps=5, directions=3, random_state=8).fit(train)
+    a = DPZOCondenser(steps=5, directions=3).fit(train, model="decision_tree", size=4, random_state=7)
+    b = DPZOCondenser(steps=5, directions=3).fit(train, model="decision_tree", size=4, random_state=7)
+    c = DPZOCondenser(steps=5, directions=3).fit(train, model="decision_tree", size=4, random_state=8)
     ta = a.synthetic_.to_csv(index=False)
     assert ta == b.synthetic_.to_csv(index=False)
     assert ta != c.synthetic_.to_csv(index=False)
@@ -265,10 +264,7 @@ def test_finds_a_stump_threshold_without_noise():
     train, test = train_test_split(ds, seed=0)
     aurocs = []
     for seed in range(3):
-        est = DPZOCondenser(
-            model="decision_tree", size=3, epsilon=math.inf, steps=200, directions=8, mu=0.2, lr=0.05,
-            batch_size=train.n_rows, model_params={"max_depth": 1}, random_state=seed, labels="hard",
-        ).fit(train)
+        est = DPZOCondenser(steps=200, directions=8, mu=0.2, lr=0.05, batch_size=train.n_rows, labels="hard").fit(train, model="decision_tree", size=3, epsilon=math.inf, model_params={"max_depth": 1}, random_state=seed)
         aurocs.append(evaluate_release(est.synthetic_encoded_, train, test, "decision_tree", model_params={"max_depth": 1})["auroc"])
         # the learned stump separates the classes near the true threshold 0.3
         X, y = est.synthetic_encoded_.X[:, 0], est.synthetic_encoded_.y
@@ -278,8 +274,7 @@ def test_finds_a_stump_threshold_without_noise():
 
 def test_objective_decreases_on_a_real_dataset(datasets):
     train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
-    est = DPZOCondenser(model="logistic_regression", size=5, epsilon=math.inf, steps=60, directions=4, random_state=0,
-                        init="random").fit(train)
+    est = DPZOCondenser(steps=60, directions=4, init="random").fit(train, model="logistic_regression", size=5, epsilon=math.inf, random_state=0)
     h = np.asarray(est.history_)
     assert len(h) == 60
     assert h[-10:].mean() < 0.8 * h[:5].mean()
@@ -293,9 +288,9 @@ def test_soft_label_release_is_weighted_pairs_and_costs_no_budget(datasets):
     from dpcondense.methods.base import WEIGHT_COLUMN
 
     train, test = train_test_split(datasets["pima_diabetes"], seed=0)
-    common = dict(model="decision_tree", size=4, epsilon=1.0, steps=6, directions=2, random_state=3)
-    hard = DPZOCondenser(**common).fit(train)
-    soft = DPZOCondenser(**common, labels="soft", label_init=1.5).fit(train)
+    common, context = dict(steps=6, directions=2), dict(model="decision_tree", size=4, epsilon=1.0, random_state=3)
+    hard = DPZOCondenser(**common).fit(train, **context)
+    soft = DPZOCondenser(**common, labels="soft", label_init=1.5).fit(train, **context)
     # the same spends: the logits are post-processing of the same privatised sums
     assert soft.ledger_.to_dict()["entries"] == hard.ledger_.to_dict()["entries"]
 
@@ -325,7 +320,7 @@ def test_soft_label_weights_round_trip_through_the_release_file(datasets, tmp_pa
     from dpcondense.methods.base import WEIGHT_COLUMN, SyntheticSet
 
     train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=1)
-    est = DPZOCondenser(size=3, epsilon=1.0, steps=3, directions=2, labels="soft").fit(train)
+    est = DPZOCondenser(steps=3, directions=2, labels="soft").fit(train, size=3, epsilon=1.0)
     path = tmp_path / "synthetic.csv"
     est.synthetic_.to_csv(path, index=False, float_format="%.10g")
     again = SyntheticSet.from_release(pd.read_csv(path), train.schema)
@@ -346,9 +341,7 @@ def test_soft_labels_learn_graded_probabilities_without_noise():
     schema = Schema.from_dict({"name": "noisy_stump", "task": "classification", "public": {"n_rows": 600},
                                "features": [{"name": "x", "type": "numeric", "bounds": [-1, 1]}], "outcome": {"label": "y"}})
     ds = from_frame(pd.DataFrame({"x": x, "y": y}), schema)
-    est = DPZOCondenser(model="decision_tree", size=3, epsilon=math.inf, steps=150, directions=8, mu=0.2, lr=0.05,
-                        batch_size=600, init="random", class_balance=False, labels="soft", label_init=4.0,
-                        model_params={"max_depth": 1}, random_state=0).fit(ds)
+    est = DPZOCondenser(steps=150, directions=8, mu=0.2, lr=0.05, batch_size=600, init="random", class_balance=False, labels="soft", label_init=4.0).fit(ds, model="decision_tree", size=3, epsilon=math.inf, model_params={"max_depth": 1}, random_state=0)
     rel = est.synthetic_encoded_
     m = len(rel.X) // 2
     p = rel.weight[m:]  # P(y=1) of each point
@@ -365,11 +358,11 @@ def test_auto_labels_are_soft_for_trees_and_hard_for_smooth_learners(datasets):
     classification = {n for n in MODELS.names() if MODELS.get(n).task == "classification"}
     assert {n for n in classification if MODELS.get(n).piecewise_constant} == {"decision_tree", "random_forest", "xgboost"}
     train, _ = train_test_split(datasets["pima_diabetes"], seed=1)
-    common = dict(size=3, epsilon=1.0, steps=2, directions=2, random_state=0)
-    tree = DPZOCondenser(model="decision_tree", **common).fit(train)
+    common, context = dict(steps=2, directions=2), dict(size=3, epsilon=1.0, random_state=0)
+    tree = DPZOCondenser(**common).fit(train, model="decision_tree", **context)
     assert tree.labels_ == "soft" and WEIGHT_COLUMN in tree.synthetic_.columns
-    auto_lr = DPZOCondenser(model="logistic_regression", **common).fit(train)
-    hard_lr = DPZOCondenser(model="logistic_regression", labels="hard", **common).fit(train)
+    auto_lr = DPZOCondenser(**common).fit(train, model="logistic_regression", **context)
+    hard_lr = DPZOCondenser(labels="hard", **common).fit(train, model="logistic_regression", **context)
     assert auto_lr.labels_ == "hard" and WEIGHT_COLUMN not in auto_lr.synthetic_.columns
     assert auto_lr.synthetic_.to_csv(index=False) == hard_lr.synthetic_.to_csv(index=False)
 
@@ -378,17 +371,16 @@ def test_auto_labels_are_soft_for_trees_and_hard_for_smooth_learners(datasets):
 def test_label_options_leave_survival_runs_unchanged(datasets, labels):
     """Labels are a classification option: a Cox run is byte-identical whatever they say."""
     train, _ = train_test_split(datasets["metabric"], seed=0)
-    common = dict(model="cox_ph", size=12, epsilon=1.0, steps=3, directions=2, random_state=4)
-    hard = DPZOCondenser(**common, labels="hard").fit(train)
-    other = DPZOCondenser(**common, labels=labels).fit(train)
+    common, context = dict(steps=3, directions=2), dict(model="cox_ph", size=12, epsilon=1.0, random_state=4)
+    hard = DPZOCondenser(**common, labels="hard").fit(train, **context)
+    other = DPZOCondenser(**common, labels=labels).fit(train, **context)
     assert other.synthetic_.to_csv(index=False) == hard.synthetic_.to_csv(index=False)
     assert other.ledger_.to_dict() == hard.ledger_.to_dict()
 
 
 def test_teacher_labels_budget_split_and_ledger(datasets):
     train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
-    est = DPZOCondenser(size=3, epsilon=2.0, steps=3, directions=2, labels="teacher", init_budget_share=0.25,
-                        teacher_budget_share=0.35).fit(train)
+    est = DPZOCondenser(steps=3, directions=2, labels="teacher", init_budget_share=0.25, teacher_budget_share=0.35).fit(train, size=3, epsilon=2.0)
     led = est.ledger_.to_dict()
     by = {e["purpose"]: e for e in led["entries"]}
     assert set(by) == {"init_dp_means", "label_teacher", "dpzo_steps"}
@@ -432,8 +424,7 @@ def test_teacher_labels_are_the_teachers_probabilities_at_the_released_points(da
     from sklearn.linear_model import LogisticRegression
 
     train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=2)
-    est = DPZOCondenser(size=4, epsilon=math.inf, steps=4, directions=2, labels="teacher",
-                        teacher_regularization=10.0).fit(train)
+    est = DPZOCondenser(steps=4, directions=2, labels="teacher", teacher_regularization=10.0).fit(train, size=4, epsilon=math.inf)
     rel = est.synthetic_encoded_
     m = len(rel.X) // 2
     X1 = np.column_stack([train.encoded(), np.ones(train.n_rows)])  # intercept regularised like the teacher
@@ -469,8 +460,11 @@ def test_teacher_labels_are_the_teachers_probabilities_at_the_released_points(da
 )
 def test_bad_parameters(params, match):
     ds = stump_dataset()
+    context_keys = {"model", "size", "epsilon", "delta", "random_state", "model_params"}
+    hyper = {k: v for k, v in params.items() if k not in context_keys}
+    context = {"model": "decision_tree", **{k: v for k, v in params.items() if k in context_keys}}
     with pytest.raises((ValueError, KeyError), match=match):
-        DPZOCondenser(**{"steps": 2, **params}).fit(ds)
+        DPZOCondenser(**{"steps": 2, **hyper}).fit(ds, **context)
 
 
 def test_private_size_requires_public_n():
@@ -531,7 +525,7 @@ def test_objective_coordinate_is_not_biased_by_clipping(datasets):
 
 def test_real_row_warm_start_is_labelled(datasets):
     train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
-    est = DPZOCondenser(size=3, epsilon=math.inf, steps=2, directions=2, init="real_rows").fit(train)
+    est = DPZOCondenser(steps=2, directions=2, init="real_rows").fit(train, size=3, epsilon=math.inf)
     led = est.ledger_.to_dict()
     assert led["private"] is False
     assert "warm start from real rows" in led["label"]

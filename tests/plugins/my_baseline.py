@@ -36,13 +36,11 @@ class NoisyClassMeans(CondensationMethod):
     private = True
     tasks = ("classification",)
 
-    def __init__(self, *, model="decision_tree", size=10, epsilon=1.0, delta=1e-5, random_state=0,
-                 model_params=None, jitter: float = 0.2) -> None:
-        super().__init__(model=model, size=size, epsilon=epsilon, delta=delta,
-                         random_state=random_state, model_params=model_params)
+    def __init__(self, *, jitter: float = 0.2) -> None:
+        super().__init__()
         self.jitter = jitter
 
-    def fit(self, dataset):
+    def _fit(self, dataset):
         self.check_task(dataset.task)
         if not math.isfinite(float(self.epsilon)):
             raise ValueError("my_baseline is a DP baseline: epsilon must be finite")

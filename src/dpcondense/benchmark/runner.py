@@ -108,17 +108,17 @@ def _condense(spec: RunSpec, source: _Source) -> RunResult:
     train, test = train_test_split(source.dataset, seed=spec.seed)
     if spec.evaluate_on == "validation":  # tuning: split the training rows again, never look at the test split
         train, test = train_test_split(train, seed=spec.seed)
-    est = make_method(
-        spec.method, model=spec.model, size=spec.size, epsilon=source.epsilon, delta=source.delta,
-        random_state=spec.seed, model_params=spec.model_params, **source.method_params,
-    )
+    est = make_method(spec.method, **source.method_params)
     t0 = time.perf_counter()
-    est.fit(train)
+    est.fit(
+        train, model=spec.model, size=spec.size, epsilon=source.epsilon, delta=source.delta, random_state=spec.seed,
+        model_params=spec.model_params,
+    )
     wall = time.perf_counter() - t0
     metrics: dict[str, Any] = {em: _evaluate(est, spec, em, train, test) for em in spec.eval_models}
     if spec.references:
         for ref in REFERENCE_METHODS:
-            ref_est = make_method(ref, model=spec.model, size=spec.size, delta=source.delta, random_state=spec.seed).fit(train)
+            ref_est = make_method(ref).fit(train, model=spec.model, size=spec.size, delta=source.delta, random_state=spec.seed)
             metrics[ref] = {em: _evaluate(ref_est, spec, em, train, test) for em in spec.eval_models}
     config = {
         "dataset": spec.dataset,

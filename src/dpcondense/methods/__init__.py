@@ -18,9 +18,13 @@ __all__ = [
 ]
 
 
-def make_method(name: str, **params) -> CondensationMethod:
-    """Instantiate the registered method ``name`` with ``params``."""
-    return METHODS.get(name)(**params)
+def make_method(name: str, **hyperparameters) -> CondensationMethod:
+    """Instantiate the registered method ``name`` with its ``hyperparameters``.
+
+    The run context (family, size, ε, δ, seed) is given to ``fit``:
+    ``make_method("dpzo", steps=50).fit(train, size=10, epsilon=1.0, random_state=0)``.
+    """
+    return METHODS.get(name)(**hyperparameters)
 
 
 def load_plugins(modules: Iterable[str] | str | None) -> list[str]:

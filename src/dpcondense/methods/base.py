@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from dpcondense.conventions import TASKS
+from dpcondense.conventions import TASKS, default_model, default_size, synthetic_rows
 from dpcondense.data import Dataset
 from dpcondense.data.encoder import Encoder
 from dpcondense.registry import Registry
@@ -93,21 +93,25 @@ def balanced_labels(rows_per_class: int, n_classes: int = 2) -> np.ndarray:
     return np.repeat(np.arange(n_classes), rows_per_class).astype(np.int64)
 
 
-class CondensationMethod:
-    """Base class: stores parameters, validates the common ones, exposes ``get_params``.
+@dataclass(frozen=True)
+class RunContext:
+    """What a run hands a method at ``fit``: the family, the size, the budget and the seed."""
 
-    Parameters
-    ----------
-    model : str
-        The condensing model family (a name in :data:`dpcondense.models.MODELS`).
-    size : int
-        Rows per class for classification; total rows for survival.
-    epsilon, delta : float
-        The privacy target (``epsilon = inf`` for a non-private run).
-    random_state : int or numpy.random.Generator
-        Seed of everything random in the method.
-    model_params : dict, optional
-        Hyperparameters of the condensing model.
+    model: str
+    size: int
+    epsilon: float | str
+    delta: float
+    random_state: int | np.random.Generator | None
+    model_params: dict[str, Any] | None = None
+
+
+class CondensationMethod:
+    """Base class of every condensation method (a scikit-learn-style estimator).
+
+    The constructor takes the method's hyperparameters only; the run context (condensing family,
+    size, ε, δ, seed) is given to :meth:`fit`, which stores it in ``context_`` and calls the
+    method's ``_fit(dataset)``. Inside ``_fit`` the context reads as ``self.model``,
+    ``self.size``, ``self.epsilon``, ``self.delta``, ``self.random_state``, ``self.model_params``.
     """
 
     name: ClassVar[str] = "?"
@@ -145,35 +149,72 @@ class CondensationMethod:
             return f"method {cls.name!r} supports {' and '.join(cls.tasks)} datasets only, not {task}"
         return None
 
-    def __init__(
+    def __init__(self) -> None:
+        """Subclasses take their hyperparameters (keyword-only) and only store them."""
+
+    def get_params(self) -> dict[str, Any]:
+        """The method's hyperparameters (the constructor's arguments)."""
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+
+    def fit(
         self,
+        dataset: Dataset,
         *,
-        model: str = "decision_tree",
-        size: int = 10,
-        epsilon: float = 1.0,
+        model: str | None = None,
+        size: int | None = None,
+        epsilon: float | str = 1.0,
         delta: float = 1e-5,
         random_state: int | np.random.Generator | None = 0,
         model_params: dict[str, Any] | None = None,
-    ) -> None:
-        self.model = model
-        self.size = size
-        self.epsilon = epsilon
-        self.delta = delta
-        self.random_state = random_state
-        self.model_params = model_params
+    ) -> "CondensationMethod":
+        """Condense ``dataset`` (the private rows) under the run context given here.
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+        Parameters
+        ----------
+        dataset : Dataset
+            The private training split.
+        model : str, optional
+            The condensing model family (default: the task's, ``decision_tree`` / ``cox_ph``).
+        size : int, optional
+            Rows per class for classification, total rows for survival (default 10 / 50).
+        epsilon, delta : float
+            The privacy target (``epsilon = inf`` for a non-private run).
+        random_state : int or numpy.random.Generator
+            Seed of everything random in the method.
+        model_params : dict, optional
+            Hyperparameters of the condensing family.
 
-    def fit(self, dataset: Dataset) -> "CondensationMethod":  # pragma: no cover - interface
+        Returns
+        -------
+        self
+            With ``synthetic_``, ``synthetic_encoded_``, ``ledger_`` and ``context_`` set.
+        """
+        self.context_ = RunContext(
+            model=model or default_model(dataset.task),
+            size=default_size(dataset.task) if size is None else size,
+            epsilon=epsilon,
+            delta=delta,
+            random_state=random_state,
+            model_params=model_params,
+        )
+        return self._fit(dataset)
+
+    def _fit(self, dataset: Dataset) -> "CondensationMethod":  # pragma: no cover - interface
         raise NotImplementedError
+
+    # the run context of the current fit, as the method's code reads it
+    model = property(lambda self: self.context_.model, doc="The condensing family of the current fit.")
+    size = property(lambda self: self.context_.size, doc="The synthetic size of the current fit.")
+    epsilon = property(lambda self: self.context_.epsilon, doc="The ε target of the current fit.")
+    delta = property(lambda self: self.context_.delta, doc="The δ target of the current fit.")
+    random_state = property(lambda self: self.context_.random_state, doc="The seed of the current fit.")
+    model_params = property(lambda self: self.context_.model_params, doc="The condensing family's hyperparameters.")
 
     # helpers shared by methods --------------------------------------------------------
     def _n_synthetic(self, task: str) -> int:
-        size = int(self.size)
-        if size < 1:
+        if int(self.size) < 1:
             raise ValueError(f"size must be >= 1 (rows per class for classification, total rows for survival), got {self.size}")
-        return 2 * size if task == "classification" else size
+        return synthetic_rows(task, self.size)
 
     def _set_release(self, synthetic: SyntheticSet, schema: Schema) -> None:
         """Decode, then re-encode what is released, so downstream uses exactly the release."""

@@ -133,21 +133,13 @@ class DPDirect(CondensationMethod):
     def __init__(
         self,
         *,
-        model: str = "decision_tree",
-        size: int = 10,
-        epsilon: float = 1.0,
-        delta: float = 1e-5,
-        random_state: int | np.random.Generator | None = 0,
-        model_params: dict[str, Any] | None = None,
         estimator: Literal["logistic_regression", "random_trees"] = "logistic_regression",
         regularization: float = 100.0,
         n_trees: int = 10,
         depth: int = 4,
         smoothing: float = 1.0,
     ) -> None:
-        super().__init__(
-            model=model, size=size, epsilon=epsilon, delta=delta, random_state=random_state, model_params=model_params
-        )
+        super().__init__()
         self.estimator = estimator
         self.regularization = regularization
         self.n_trees = n_trees
@@ -172,7 +164,7 @@ class DPDirect(CondensationMethod):
         if not self.smoothing > 0:
             raise ValueError(f"smoothing must be > 0, got {self.smoothing!r}")
 
-    def fit(self, dataset: Dataset) -> "DPDirect":
+    def _fit(self, dataset: Dataset) -> "DPDirect":
         self._validate(dataset)
         eps = parse_budget(self.epsilon)
         ledger = PrivacyLedger(eps, self.delta, n_public=dataset.n_public)

@@ -84,12 +84,6 @@ class DPDistributionMatching(CondensationMethod):
     def __init__(
         self,
         *,
-        model: str = "decision_tree",
-        size: int = 10,
-        epsilon: float = 1.0,
-        delta: float = 1e-5,
-        random_state: int | np.random.Generator | None = 0,
-        model_params: dict[str, Any] | None = None,
         n_features: int = 128,
         lengthscale: float | None = None,
         clip: float = 1.0,
@@ -97,9 +91,7 @@ class DPDistributionMatching(CondensationMethod):
         steps: int = 300,
         lr: float = 0.05,
     ) -> None:
-        super().__init__(
-            model=model, size=size, epsilon=epsilon, delta=delta, random_state=random_state, model_params=model_params
-        )
+        super().__init__()
         self.n_features = n_features
         self.lengthscale = lengthscale
         self.clip = clip
@@ -121,7 +113,7 @@ class DPDistributionMatching(CondensationMethod):
             raise ValueError(f"budget_shares must have exactly the keys {list(RELEASES)}, got {sorted(shares)}")
         return shares
 
-    def fit(self, dataset: Dataset) -> "DPDistributionMatching":
+    def _fit(self, dataset: Dataset) -> "DPDistributionMatching":
         shares = self._validate()
         eps = parse_budget(self.epsilon)
         ledger = PrivacyLedger(eps, self.delta, n_public=dataset.n_public)

@@ -78,24 +78,16 @@ class DPGaussian(CondensationMethod):
     def __init__(
         self,
         *,
-        model: str = "decision_tree",
-        size: int = 10,
-        epsilon: float = 1.0,
-        delta: float = 1e-5,
-        random_state: int | np.random.Generator | None = 0,
-        model_params: dict[str, Any] | None = None,
         budget_shares: dict[str, float] | None = None,
         covariance: Literal["full", "diagonal"] = "full",
         min_variance: float = 1e-3,
     ) -> None:
-        super().__init__(
-            model=model, size=size, epsilon=epsilon, delta=delta, random_state=random_state, model_params=model_params
-        )
+        super().__init__()
         self.budget_shares = budget_shares
         self.covariance = covariance
         self.min_variance = min_variance
 
-    def fit(self, dataset: Dataset) -> "DPGaussian":
+    def _fit(self, dataset: Dataset) -> "DPGaussian":
         eps = parse_budget(self.epsilon)
         shares = dict(self.budget_shares or {"counts": 0.1, "sums": 0.3, "second_moments": 0.6})
         if set(shares) != set(RELEASES):

@@ -189,20 +189,12 @@ class DPMarginals(CondensationMethod):
     def __init__(
         self,
         *,
-        model: str = "decision_tree",
-        size: int = 10,
-        epsilon: float = 1.0,
-        delta: float = 1e-5,
-        random_state: int | np.random.Generator | None = 0,
-        model_params: dict[str, Any] | None = None,
         n_bins: int = 8,
         n_time_bins: int = 8,
         n_samples: Literal["size", "large"] | int = "size",
         ipf_iterations: int = 50,
     ) -> None:
-        super().__init__(
-            model=model, size=size, epsilon=epsilon, delta=delta, random_state=random_state, model_params=model_params
-        )
+        super().__init__()
         self.n_bins = n_bins
         self.n_time_bins = n_time_bins
         self.n_samples = n_samples
@@ -219,7 +211,7 @@ class DPMarginals(CondensationMethod):
         if int(self.size) < 1:
             raise ValueError(f"size must be >= 1, got {self.size}")
 
-    def fit(self, dataset: Dataset) -> "DPMarginals":
+    def _fit(self, dataset: Dataset) -> "DPMarginals":
         self._validate()
         eps = parse_budget(self.epsilon)
         schema = dataset.schema

@@ -15,7 +15,7 @@ class FullData(CondensationMethod):
     stochastic = False
     sized = False
 
-    def fit(self, dataset: Dataset) -> "FullData":
+    def _fit(self, dataset: Dataset) -> "FullData":
         self.synthetic_ = dataset.to_frame()
         from dpcondense.methods.base import SyntheticSet
 

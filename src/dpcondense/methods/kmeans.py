@@ -40,22 +40,14 @@ class KMeansCentroids(CondensationMethod):
     def __init__(
         self,
         *,
-        model: str = "decision_tree",
-        size: int = 10,
-        epsilon: float = 1.0,
-        delta: float = 1e-5,
-        random_state: int | np.random.Generator | None = 0,
-        model_params: dict[str, Any] | None = None,
         n_init: int = 3,
         max_iter: int = 300,
     ) -> None:
-        super().__init__(
-            model=model, size=size, epsilon=epsilon, delta=delta, random_state=random_state, model_params=model_params
-        )
+        super().__init__()
         self.n_init = n_init
         self.max_iter = max_iter
 
-    def fit(self, dataset: Dataset) -> "KMeansCentroids":
+    def _fit(self, dataset: Dataset) -> "KMeansCentroids":
         if int(self.n_init) < 1 or int(self.max_iter) < 1:
             raise ValueError(f"n_init and max_iter must be integers >= 1, got {self.n_init}, {self.max_iter}")
         strata, rows = strata_and_rows(dataset)

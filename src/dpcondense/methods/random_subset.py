@@ -18,7 +18,7 @@ class RandomSubset(CondensationMethod):
 
     label = "random subset"
 
-    def fit(self, dataset: Dataset) -> "RandomSubset":
+    def _fit(self, dataset: Dataset) -> "RandomSubset":
         rng = np.random.default_rng(self.random_state)
         m = self._n_synthetic(dataset.task)
         if dataset.task == "classification":

@@ -139,10 +139,6 @@ class DPZOCondenser(CondensationMethod):
     def __init__(
         self,
         *,
-        model: str = "decision_tree",
-        size: int = 10,
-        epsilon: float = 1.0,
-        delta: float = 1e-5,
         steps: int = 200,
         batch_size: float = 256,
         sampling_rate: float | None = None,
@@ -168,15 +164,11 @@ class DPZOCondenser(CondensationMethod):
         accountant: Literal["pld", "rdp"] = "pld",
         objective_weight: float = 0.1,
         n_public: int | None = None,
-        model_params: dict[str, Any] | None = None,
-        random_state: int | np.random.Generator | None = 0,
         progress: bool = False,
         public_seed: int | None = None,
         _unsafe_disable_noise: bool = False,
     ) -> None:
-        super().__init__(
-            model=model, size=size, epsilon=epsilon, delta=delta, random_state=random_state, model_params=model_params
-        )
+        super().__init__()
         self.steps = steps
         self.batch_size = batch_size
         self.sampling_rate = sampling_rate
@@ -282,7 +274,7 @@ class DPZOCondenser(CondensationMethod):
             raise ValueError(f"teacher_regularization must be a finite number > 0, got {self.teacher_regularization!r}")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, dataset: Dataset) -> "DPZOCondenser":
+    def _fit(self, dataset: Dataset) -> "DPZOCondenser":
         """Learn the synthetic set from ``dataset`` (the private training split)."""
         eps, q, n = self._validate(dataset)
         task = dataset.task

@@ -225,8 +225,6 @@ def _run_params(
     unknown = sorted(set(params) - accepted)
     if unknown:
         raise ValueError(f"method {method!r} has no parameter(s) {unknown}; its parameters: {sorted(accepted)}")
-    if model_params is not None:
-        params["model_params"] = model_params
     return params, fixed_public
 
 
@@ -267,10 +265,9 @@ def _run_trials(
         iterator = tqdm(iterator, desc=f"audit {method} eps={eps:g}", unit="run", leave=False)
     for r in iterator:
         data = worlds.with_canary if members[r] else worlds.base
-        est = make_method(
-            method, model=model, size=size, epsilon=eps, delta=delta, random_state=int(trial_seeds[r]), **params
+        est = make_method(method, **params).fit(
+            data, model=model, size=size, epsilon=eps, delta=delta, random_state=int(trial_seeds[r]), model_params=model_params,
         )
-        est.fit(data)
         release = est.synthetic_encoded_
         ledger_label = est.ledger_.label
         scores[r] = canary_score(
