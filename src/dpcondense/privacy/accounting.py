@@ -1,9 +1,11 @@
-"""Accounting for the Poisson-subsampled Gaussian mechanism composed T times.
+"""Accounting for the Poisson-subsampled Gaussian mechanism composed T times, and zCDP.
 
 Every DP-ZO step is a Poisson-subsampled Gaussian mechanism (sampling rate ``q``, L2
 sensitivity ``C``, noise std ``sigma * C``) under add/remove-one adjacency; ``T`` steps compose.
 :func:`compute_epsilon` and :func:`calibrate_noise_multiplier` account for that composition
 with Google's ``dp_accounting`` (privacy loss distributions by default, Rényi DP on request).
+:func:`zcdp_to_epsilon` and :func:`epsilon_to_zcdp` convert rho-zCDP to and from
+(epsilon, delta) (Canonne, Kamath & Steinke, NeurIPS 2020, Prop. 12).
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import dp_accounting
+import numpy as np
 from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
-from scipy.optimize import brentq
+from scipy.optimize import brentq, minimize_scalar
 
 from dpcondense.privacy.mechanisms import epsilon_gaussian
 from dpcondense.privacy.validation import (
     Accountant,
+    PrivacyParameterError,
+    _as_real,
     _check_accountant,
     _check_delta,
     _check_noise_multiplier,
@@ -334,3 +339,126 @@ def _certified_crossing(eps: Any, target: float, lo: float, hi: float, tol: floa
         else:
             lo = mid
     return hi
+
+
+# --------------------------------------------------------------------------------------------
+# zCDP <-> (epsilon, delta)
+# --------------------------------------------------------------------------------------------
+
+#: Orders searched by :func:`zcdp_to_epsilon` before local refinement: alpha - 1 log-spaced
+#: over [1e-6, 1e8], which holds the optimal order ~ 1 + sqrt(log(1/delta) / rho) for every
+#: rho in [1e-12, 1e6] and delta in [1e-300, 0.5].
+_ALPHA_GRID = 1.0 + np.logspace(-6.0, 8.0, 1401)
+
+
+def _check_rho(rho: Any) -> float:
+    r = _as_real(rho, "rho")
+    if r < 0:
+        raise PrivacyParameterError(f"rho={rho!r} must satisfy rho >= 0 (or be inf)")
+    return r
+
+
+def _cks_epsilon(alpha: Any, rho: float, log_inv_delta: float) -> Any:
+    """Canonne, Kamath & Steinke (2020) Prop. 12 at order alpha, with RDP ``rho * alpha``."""
+    return rho * alpha + (log_inv_delta - np.log(alpha)) / (alpha - 1.0) + np.log1p(-1.0 / alpha)
+
+
+def zcdp_to_epsilon(rho: float, delta: float) -> float:
+    """Epsilon at ``delta`` implied by rho-zCDP (Canonne, Kamath & Steinke 2020, Prop. 12).
+
+    ``epsilon = inf over alpha > 1 of rho*alpha + (log(1/delta) - log(alpha)) / (alpha - 1)
+    + log(1 - 1/alpha)`` ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020,
+    Prop. 12 / Cor. 13; also ``dp_accounting``'s RDP-to-DP conversion). Every alpha gives a
+    valid bound, so the search (a grid of orders, then Brent's method around its best) can only
+    err on the safe side; it also tries the order behind the classical bound
+    ``rho + 2 sqrt(rho log(1/delta))``, which it therefore never exceeds. It is zero when
+    ``delta >= sqrt(1 - exp(-rho))`` (total variation bounded through KL <= rho).
+
+    The bound holds for every rho-zCDP mechanism, not only the Gaussian: it lies above the
+    Gaussian mechanism's exact epsilon (by ~9% at rho = 0.021, delta = 1e-5), and a two-point
+    rho-zCDP mechanism comes within 0.2% of it there.
+
+    Parameters
+    ----------
+    rho : float
+        zCDP parameter ``>= 0`` (``inf`` gives ``inf``).
+    delta : float
+        Target delta in ``(0, 1)``.
+
+    Returns
+    -------
+    float
+        An upper bound on epsilon, ``>= 0``.
+
+    Raises
+    ------
+    PrivacyParameterError
+        If an argument is out of range.
+    """
+    r = _check_rho(rho)
+    d = _check_delta(delta)
+    if r == 0:
+        return 0.0
+    if math.isinf(r):
+        return math.inf
+    if d >= math.sqrt(-math.expm1(-r)):
+        return 0.0
+    log_inv_delta = -math.log(d)
+    values = _cks_epsilon(_ALPHA_GRID, r, log_inv_delta)
+    i = int(np.argmin(values))
+    lo, hi = _ALPHA_GRID[max(i - 1, 0)], _ALPHA_GRID[min(i + 1, _ALPHA_GRID.size - 1)]
+    refined = minimize_scalar(
+        lambda a: float(_cks_epsilon(a, r, log_inv_delta)),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-10 * (hi - 1.0)},
+    )
+    classical_order = 1.0 + math.sqrt(log_inv_delta / r)
+    best = min(
+        float(values[i]), float(refined.fun), float(_cks_epsilon(classical_order, r, log_inv_delta))
+    )
+    return max(best, 0.0)
+
+
+def epsilon_to_zcdp(epsilon: Any, delta: float) -> float:
+    """Largest rho whose :func:`zcdp_to_epsilon` at ``delta`` is at most ``epsilon``.
+
+    Bisection (relative precision 1e-12) from the classical inverse
+    ``(sqrt(log(1/delta) + epsilon) - sqrt(log(1/delta))) ** 2``, which always meets the target;
+    the returned rho meets it too (``zcdp_to_epsilon(rho, delta) <= epsilon``).
+
+    Parameters
+    ----------
+    epsilon : float or str
+        Target epsilon ``> 0`` (``inf`` gives ``inf``).
+    delta : float
+        Target delta in ``(0, 1)``.
+
+    Returns
+    -------
+    float
+        rho ``> 0``.
+
+    Raises
+    ------
+    PrivacyParameterError
+        If an argument is out of range.
+    """
+    eps = parse_epsilon(epsilon)
+    d = _check_delta(delta)
+    if math.isinf(eps):
+        return math.inf
+    log_inv_delta = -math.log(d)
+    lo = (math.sqrt(log_inv_delta + eps) - math.sqrt(log_inv_delta)) ** 2
+    while zcdp_to_epsilon(lo, d) > eps:  # never in exact arithmetic: a guard against rounding
+        lo /= 2.0
+    hi = 2.0 * lo
+    while zcdp_to_epsilon(hi, d) <= eps:
+        lo, hi = hi, 2.0 * hi
+    while hi - lo > 1e-12 * hi:
+        mid = 0.5 * (lo + hi)
+        if zcdp_to_epsilon(mid, d) <= eps:
+            lo = mid
+        else:
+            hi = mid
+    return lo

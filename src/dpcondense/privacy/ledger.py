@@ -3,7 +3,9 @@
 Entries compose by **basic composition**: the release is ``(sum of entry epsilons, sum of entry
 deltas)``-DP. That is loose across entries but always valid for adaptively chosen mechanisms; the
 tight accounting happens inside an entry (the T ZO steps are one entry, accounted by PLD or RDP
-in :mod:`dpcondense.privacy.accounting`).
+in :mod:`dpcondense.privacy.accounting`). An entry may also record its mechanism as a
+:class:`~dpcondense.privacy.composition.PrivacyEvent`; :attr:`PrivacyLedger.joint_epsilon` then
+composes those entries jointly (privacy loss distributions), which is tighter than the sum.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dpcondense.conventions import from_json_number, to_jsonable
+from dpcondense.privacy.composition import EventLike, PrivacyEvent, as_event
+from dpcondense.privacy.composition import joint_epsilon as compose_events
 from dpcondense.privacy.validation import (
     PrivacyParameterError,
     _as_real,
@@ -45,7 +49,11 @@ _ENTRY_FIELDS = (
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One use of the private data: what for, by which mechanism, at what (epsilon, delta)."""
+    """One use of the private data: what for, by which mechanism, at what (epsilon, delta).
+
+    ``event``, when given, describes the mechanism for joint composition; it is serialised under
+    the key ``"event"`` (entries without one serialise exactly as before it existed).
+    """
 
     purpose: str
     mechanism: str
@@ -57,11 +65,14 @@ class LedgerEntry:
     accountant: str | None = None
     sensitivity: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    event: PrivacyEvent | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict: the named fields, then the ``extra`` keys flattened in."""
+        """Plain dict: the named fields, the ``extra`` keys flattened in, then ``event`` if set."""
         out = {k: getattr(self, k) for k in _ENTRY_FIELDS}
         out.update(self.extra)
+        if self.event is not None:
+            out["event"] = self.event.to_dict()
         return out
 
     @classmethod
@@ -73,8 +84,9 @@ class LedgerEntry:
                 known[k] = from_json_number(known[k])
         if known["steps"] is not None:
             known["steps"] = int(known["steps"])
-        extra = {k: v for k, v in data.items() if k not in _ENTRY_FIELDS}
-        return cls(**known, extra=extra)
+        extra = {k: v for k, v in data.items() if k not in _ENTRY_FIELDS and k != "event"}
+        event = None if data.get("event") is None else as_event(data["event"])
+        return cls(**known, extra=extra, event=event)
 
 
 
@@ -132,6 +144,7 @@ class PrivacyLedger:
         steps: int | None = None,
         accountant: str | None = None,
         sensitivity: float | None = None,
+        event: EventLike | None = None,
         **extra: Any,
     ) -> LedgerEntry:
         """Record one use of the private data.
@@ -146,6 +159,9 @@ class PrivacyLedger:
             The entry's privacy cost (``epsilon >= 0`` may be ``inf``; ``0 <= delta <= 1``).
         noise_multiplier, sampling_rate, steps, accountant, sensitivity : optional
             Mechanism parameters, recorded for the report.
+        event : PrivacyEvent or dict, optional
+            The mechanism run, as an accountant event for :attr:`joint_epsilon` (e.g.
+            ``laplace_event(epsilon)``); trusted, not checked against ``epsilon``.
         **extra
             Any further JSON-serialisable details (recorded flattened into the entry).
 
@@ -157,7 +173,7 @@ class PrivacyLedger:
         Raises
         ------
         PrivacyParameterError
-            If ``epsilon`` or ``delta`` is out of range.
+            If ``epsilon``, ``delta`` or ``event`` is out of range.
         PrivacyBudgetExceededError
             If the new totals would exceed the target epsilon or delta (relative slack
             :data:`BUDGET_TOLERANCE`); nothing is recorded then.
@@ -193,6 +209,7 @@ class PrivacyLedger:
             accountant=accountant,
             sensitivity=None if sensitivity is None else float(sensitivity),
             extra=dict(extra),
+            event=None if event is None else as_event(event),
         )
         self._entries.append(entry)
         return entry
@@ -223,6 +240,34 @@ class PrivacyLedger:
     def total_delta(self) -> float:
         """Sum of the entries' deltas (basic composition)."""
         return math.fsum(e.delta for e in self._entries) if self._entries else 0.0
+
+    @property
+    def joint_epsilon(self) -> float:
+        """Epsilon of the run at delta ``total_delta``, composing the entries' events jointly.
+
+        Entries with a Laplace, Gaussian or subsampled-Gaussian ``event`` are composed with
+        privacy loss distributions (:func:`~dpcondense.privacy.composition.joint_epsilon`) at
+        the sum of their deltas. Entries without an event, and zCDP events (which PLD cannot
+        compose), fall back to basic composition: their recorded epsilons are added. Never
+        more than :attr:`total_epsilon` (both bounds hold at ``total_delta``; the smaller is
+        returned), and equal to it when no entry has an event.
+        """
+        composed: list[LedgerEntry] = []
+        added: list[float] = []
+        for e in self._entries:
+            if e.event is not None and e.event.kind != "zcdp":
+                composed.append(e)
+            else:
+                added.append(e.epsilon)
+        if not composed:
+            return self.total_epsilon
+        delta = math.fsum(e.delta for e in composed)
+        if delta == 0 or delta >= 1:
+            # at delta = 0 only pure events compose (and then by summing); delta >= 1 is vacuous
+            joint = math.fsum(e.epsilon for e in composed)
+        else:
+            joint = compose_events([e.event for e in composed], delta)  # type: ignore[misc]
+        return min(self.total_epsilon, joint + math.fsum(added))
 
     @property
     def remaining_epsilon(self) -> float:
@@ -341,6 +386,7 @@ class PrivacyLedger:
                 steps=entry.steps,
                 accountant=entry.accountant,
                 sensitivity=entry.sensitivity,
+                event=entry.event,
                 **entry.extra,
             )
         for reason in data.get("not_dp_reasons", []):
