@@ -15,6 +15,7 @@ on their machine; the release is ``synthetic.csv`` and ``ledger.json``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,6 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from dpcondense.benchmark import RunResult, RunSpec, resolve_run, run_one
+from dpcondense.benchmark.runner import local_check
 from dpcondense.benchmark.runner import DEFAULT_COUNT_SHARE
 from dpcondense.conventions import derived_rng, to_jsonable
 from dpcondense.data import Dataset
@@ -34,7 +36,7 @@ from dpcondense.privacy.counts import CountMechanism
 _DCR_STREAM = 0xDC7
 
 
-def condense_csv(
+def csv_run_config(
     csv_path: str | Path,
     schema_path: str | Path,
     *,
@@ -52,59 +54,82 @@ def condense_csv(
     delimiter: str | None = None,
     encoding: str | None = None,
     references: bool = True,
-    audit_trials: int = 0,
-) -> tuple[RunResult, str]:
-    """Condense a custodian's CSV: validate everything, run, and write the local report.
+) -> dict[str, Any]:
+    """The run configuration of a custodian's release (what ``dataset=csv`` composes in the Hydra app)."""
+    dataset = {
+        "name": "csv", "path": str(csv_path), "schema": str(schema_path), "delimiter": delimiter, "encoding": encoding,
+        "n_public": n_public, "count_share": count_share, "count_mechanism": count_mechanism,
+    }
+    return {
+        "dataset": dataset,
+        "model": None if model is None else {"name": model, "params": family_params(model)},
+        "eval_model": eval_models,
+        "method": {"name": method, "params": dict(method_params or {})},
+        "privacy": {"epsilon": epsilon, "delta": delta, "noise": "secure"},
+        "size": size,
+        "seed": seed,
+        "references": references,
+        "progress": False,
+    }
 
-    The public training size the method needs is, in order: ``method_params["n_public"]`` or
-    ``n_public`` (a configured public size), the schema's ``public.n_rows`` when it matches the
-    file (then split sizes are public), else a DP count of the training rows bought with
-    ``count_share`` of ε, the method running on the rest. A schema marked
-    ``public.data_derived_bounds`` makes the ledger say "not DP".
+
+def condense_csv(csv_path: str | Path, schema_path: str | Path, *, audit_trials: int = 0, **options: Any) -> CustodianRelease:
+    """Condense a custodian's CSV into a DP release of every row, plus a local report.
+
+    ``options`` are those of :func:`csv_run_config` (method, model, epsilon, delta, size, seed,
+    method_params, n_public, count_share, ...). The release is made from every row of the file
+    with noise from the operating system's CSPRNG (add/remove-one-row DP on the file). The public
+    size the method needs is, in order: ``method_params["n_public"]`` or ``n_public`` (a
+    configured public size), the schema's ``public.n_rows`` (used as a constant, never compared
+    with the file), else a DP count of the rows bought with ``count_share`` of ε. A schema marked
+    ``public.data_derived_bounds`` makes the ledger say "not DP". Held-out utility comes from a
+    separate local run (:func:`~dpcondense.benchmark.runner.local_check`).
 
     Returns
     -------
-    result : RunResult
-        The release (``result.synthetic``, ``result.ledger``) and local metrics.
-    report : str
-        The custodian's Markdown report (local: held-out utility, distances, audit, warnings).
+    CustodianRelease
+        ``result`` (the release: ``result.synthetic``, ``result.ledger``), ``check`` (the local
+        held-out run) and ``report`` (Markdown, local).
 
     Raises
     ------
     RunConfigError, PrivacyParameterError, DataValidationError
         Before any work, with the message naming the key, column, row or field.
     """
-    dataset = {
-        "name": "csv", "path": str(csv_path), "schema": str(schema_path), "delimiter": delimiter, "encoding": encoding,
-        "n_public": n_public, "count_share": count_share, "count_mechanism": count_mechanism,
-    }
-    config = {
-        "dataset": dataset,
-        "model": None if model is None else {"name": model, "params": family_params(model)},
-        "eval_model": eval_models,
-        "method": {"name": method, "params": dict(method_params or {})},
-        "privacy": {"epsilon": epsilon, "delta": delta},
-        "size": size,
-        "seed": seed,
-        "references": references,
-        "progress": False,
-    }
-    return release(resolve_run(config), audit_trials=audit_trials)
+    return release(resolve_run(csv_run_config(csv_path, schema_path, **options)), audit_trials=audit_trials)
 
 
-def release(spec: RunSpec, *, audit_trials: int = 0) -> tuple[RunResult, str]:
-    """Run a custodian's spec (``spec.csv`` set) and render the local report."""
+@dataclass
+class CustodianRelease:
+    """A custodian's run: the release (leaves the machine) and what stays local."""
+
+    #: the DP release made from every row of the file: ``synthetic`` + ``ledger``
+    result: RunResult
+    #: the local held-out check (a separate run on a keyed-hash part of the file; never released)
+    check: RunResult
+    #: the local Markdown report
+    report: str
+
+    def local_files(self) -> dict[str, str]:
+        """What stays with the custodian: the report and the held-out metrics."""
+        payload = {"metrics": self.check.metrics, "config": self.check.config}
+        return {"report.md": self.report, "metrics.json": json.dumps(to_jsonable(payload), indent=2, sort_keys=True) + "\n"}
+
+
+def release(spec: RunSpec, *, audit_trials: int = 0) -> CustodianRelease:
+    """Release a custodian's file (``spec.csv`` set) and render the local report."""
     if spec.csv is None:
         raise ValueError("release() is the workflow of a custodian's CSV: the spec has no dataset=csv")
     result = run_one(spec)
-    dcr = release_dcr(result.estimator.synthetic_encoded_.X, result.train, result.test, seed=spec.seed)
+    check = local_check(spec)
+    dcr = release_dcr(check.estimator.synthetic_encoded_.X, check.train, check.test, seed=spec.seed)
     audit = None
     if audit_trials:
         audit = run_audit(
             method=spec.method, dataset=result.dataset, epsilon=spec.epsilon, delta=spec.delta,
             trials=int(audit_trials), model=spec.model, size=min(spec.size, 5), seed=spec.seed,
         ).to_dict()
-    return result, render_report(result, dcr=dcr, audit=audit)
+    return CustodianRelease(result, check, render_report(result, check, dcr=dcr, audit=audit))
 
 
 def release_dcr(X_release: np.ndarray, train: Dataset, test: Dataset, *, seed: int) -> dict[str, float]:
@@ -133,9 +158,11 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
-def render_report(result: RunResult, *, dcr: Mapping[str, Any] | None = None, audit: Mapping[str, Any] | None = None) -> str:
+def render_report(
+    result: RunResult, check: RunResult, *, dcr: Mapping[str, Any] | None = None, audit: Mapping[str, Any] | None = None
+) -> str:
     """The custodian's Markdown report (local: it holds utility on their held-out rows)."""
-    lines = _release_section(result) + _privacy_section(result) + _utility_section(result)
+    lines = _release_section(result) + _privacy_section(result) + _utility_section(check)
     if dcr:
         lines += [
             "## Distance to closest record (model space)",
@@ -149,12 +176,13 @@ def render_report(result: RunResult, *, dcr: Mapping[str, Any] | None = None, au
         lines += [
             "## Privacy audit (canary membership inference)",
             "",
-            f"{audit['trials']} runs on {audit['audit_rows']} of your training rows, a canary in half of them: "
+            f"{audit['trials']} runs on {audit['audit_rows']} of your rows, a canary in half of them: "
             f"empirical lower bound ε ≥ {_fmt(audit['epsilon_lower_bound'])} against the claimed "
             f"{_fmt(audit['epsilon_claimed'])} (the most these trials could certify: "
             f"{_fmt(audit['max_certifiable_epsilon'])}). TPR {_fmt(audit['tpr'])}, FPR {_fmt(audit['fpr'])} on "
-            f"{audit['evaluation_trials']} evaluation runs. The audit is a local diagnostic on your rows, not part "
-            "of the release (see `dpcondense audit --help`).",
+            f"{audit['evaluation_trials']} evaluation runs."
+            + (f" White-box checks of the steps: {'pass' if audit['whitebox']['passed'] else 'FAIL'}." if audit.get("whitebox") else "")
+            + " The audit is a local diagnostic on your rows, not part of the release (see `dpcondense audit --help`).",
             "",
         ]
     if result.warnings:
@@ -171,10 +199,10 @@ def _release_section(result: RunResult) -> list[str]:
         if WEIGHT_COLUMN in synthetic.columns else ""
     )
     return [
-        f"# dpcondense release report: {result.train.schema.name}",
+        f"# dpcondense release report: {result.dataset.schema.name}",
         "",
-        "> **Local file — do not share.** The release is `synthetic.csv` and `ledger.json`. This report and",
-        "> `metrics.json` describe your own held-out patients and stay with you.",
+        "> **Local file — do not share.** The release is the folder `release/` (`synthetic.csv`, `ledger.json`,",
+        "> `manifest.json`). This report and `metrics.json` describe your own patients and stay with you.",
         "",
         "## Release",
         "",
@@ -191,7 +219,7 @@ def _privacy_section(result: RunResult) -> list[str]:
         "",
         f"- Guarantee: **{ledger.label}**",
         f"- ε spent {_fmt(ledger.total_epsilon)} of {_fmt(ledger.target_epsilon)}; δ spent {_fmt(ledger.total_delta)} "
-        f"of {_fmt(ledger.target_delta)} (basic composition across entries).",
+        f"of {_fmt(ledger.target_delta)} ({'joint (PLD)' if ledger.composition == 'pld' else 'basic'} composition across entries).",
     ]
     if ledger.not_dp_reasons:
         lines.append(f"- **Not differentially private**: {'; '.join(ledger.not_dp_reasons)}.")
@@ -221,8 +249,9 @@ def _privacy_section(result: RunResult) -> list[str]:
         ]
     return lines + [
         "",
-        "Noise and sampling are seeded by `--seed` (reproducible benchmark runs); for a real release use a seed "
-        "nobody else knows.",
+        "The release is made from every row of your file; the guarantee is for adding or removing one row "
+        "(one patient). Its noise and sampling come from the operating system's CSPRNG and are never recorded: "
+        "`--seed` drives only public randomness (directions, the starting rows, model seeds).",
         "",
     ]
 
@@ -230,11 +259,12 @@ def _privacy_section(result: RunResult) -> list[str]:
 def _utility_section(result: RunResult) -> list[str]:
     cfg, metrics = result.config, result.metrics
     lines = [
-        "## Utility on your held-out split (local only)",
+        "## Utility on held-out rows (local only)",
         "",
-        f"{result.train.n_rows} training rows, {result.test.n_rows} held-out rows (25 %, stratified, seed {cfg['seed']}). "
-        "Each model is trained on the release and scored on the held-out rows; `full_data` and `random_subset` (real "
-        "rows, not private) are the references.",
+        f"A separate local check, not the release: the same method condensed {result.train.n_rows} rows of your file "
+        f"(chosen by a keyed hash of each row, about 75 %) with fresh noise, and each model trained on that release is "
+        f"scored on the other {result.test.n_rows} rows; `full_data` and `random_subset` (real rows, not private) are "
+        "the references.",
         "",
     ]
     references = [r for r in ("full_data", "random_subset") if r in metrics]

@@ -10,3 +10,5 @@ PROJECT_ROOT = Path(os.environ.get("DPCONDENSE_ROOT", Path(__file__).resolve().p
 #: Hydra config groups, and the public dataset schemas in conf/dataset/.
 CONF_DIR = Path(os.environ.get("DPCONDENSE_CONF_DIR", PROJECT_ROOT / "conf"))
 RESULTS_DIR = PROJECT_ROOT / "results"
+#: the custodian's local secret that keys the identity of CSV runs (never logged, never shared)
+LOCAL_KEY_FILE = Path(os.environ.get("DPCONDENSE_KEY_FILE", Path.home() / ".dpcondense" / "identity.key"))

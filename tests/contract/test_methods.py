@@ -49,7 +49,8 @@ def fit_one(method: str, train, seed: int = 0, **params):
     """A fresh fit: the method's (shrunk) hyperparameters, then the run context at ``fit``."""
     est = make_method(method, **{**FAST.get(method, {}), **params})
     return est.fit(
-        train, model=default_model(train.task), size=SIZE[train.task], epsilon=EPSILON, delta=DELTA, random_state=seed
+        train, model=default_model(train.task), size=SIZE[train.task], epsilon=EPSILON, delta=DELTA, random_state=seed,
+        noise="seeded",
     )
 
 
@@ -213,3 +214,20 @@ def test_method_config_matches_constructor(method):
     finally:
         GlobalHydra.instance().clear()
     assert spec.method == method and spec.method_params == (cfg.get("params") or {})
+
+
+@pytest.mark.parametrize("method", [n for n in METHODS.names() if METHODS.get(n).private])
+def test_secure_noise_is_not_regenerated_by_the_seed(method, trains):
+    """Release-grade noise comes from the OS: the same seed twice gives two releases; seeded says so."""
+    train = trains["pima_diabetes"]
+    cls = applicable(method, train)
+    context = dict(model=default_model(train.task), size=SIZE[train.task], epsilon=EPSILON, delta=DELTA, random_state=0)
+    a, b = (make_method(method, **FAST.get(method, {})).fit(train, **context) for _ in range(2))
+    if cls.releases == "rows":
+        assert not a.synthetic_.equals(b.synthetic_), f"{method}: secure noise repeated itself"
+    else:
+        X = train.encoded()
+        assert not np.array_equal(a.released_model_.predict_proba(X), b.released_model_.predict_proba(X))
+    assert a.ledger_.noise == "secure" and a.ledger_.release_grade and "not for release" not in a.ledger_.label
+    seeded = fitted(method, train).ledger_
+    assert seeded.noise == "seeded" and not seeded.release_grade and "not for release" in seeded.label

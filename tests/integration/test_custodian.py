@@ -3,6 +3,7 @@ count, schema drafts that never leak bounds silently, and a byte-identical round
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -182,15 +183,16 @@ def test_bounds_that_clip_most_of_a_column_warn_with_the_fraction(tmp_path, caps
     ]
     rc, _, err = condense_cli(capsys, csv_path, write(tmp_path, "s.yaml", yaml.safe_dump(SCHEMA)), tmp_path / "out")
     assert rc == 0 and "warning: column 'bmi': 100.0%" in err
-    assert "column 'bmi': 100.0%" in (tmp_path / "out" / "report.md").read_text()
+    assert "column 'bmi': 100.0%" in (tmp_path / "out" / "local" / "report.md").read_text()
 
 
 def test_more_synthetic_rows_than_real_rows(tmp_path, capsys, cohort):
     csv_path, schema_path = cohort
     out = tmp_path / "out"
-    rc = main(["condense", "--csv", str(csv_path), "--schema", str(schema_path), "--out", str(out), "--size", "40"])
+    rc = main(["condense", "--csv", str(csv_path), "--schema", str(schema_path), "--out", str(out), "--size", "80"])
     err = capsys.readouterr().err
-    assert rc == 2 and "requested 80 synthetic rows (2 classes × --size 40) but the training split has only 60 real rows" in err
+    assert rc == 2 and "requested 160 synthetic rows (2 classes × --size 80), more than the rows of your file" in err
+    assert "80 " not in err.replace("--size 80", "")  # the file's row count (private) is never quoted
     assert not out.exists()
 
 
@@ -199,9 +201,9 @@ def test_more_synthetic_rows_than_real_rows(tmp_path, capsys, cohort):
     [
         (["--epsilon", "0"], "--epsilon='0' must satisfy epsilon > 0 (or be inf)"),
         (["--epsilon", "-1"], "--epsilon='-1' must satisfy epsilon > 0 (or be inf)"),
-        (["--delta", "1.5"], "--delta=1.5 must satisfy 0 < delta < 1/n = 0.0167 (n=60)"),
-        (["--delta", "0"], "--delta=0.0 must satisfy 0 < delta < 1/n = 0.0167 (n=60)"),
-        (["--delta", "0.1"], "--delta=0.1 must satisfy 0 < delta < 1/n = 0.0167 (n=60)"),
+        (["--delta", "1.5"], "--delta=1.5 must satisfy 0 < delta < 1/n, n = the rows of your file (not shown"),
+        (["--delta", "0"], "--delta=0.0 must satisfy 0 < delta < 1/n, n = the rows of your file (not shown"),
+        (["--delta", "0.1"], "--delta=0.1 must satisfy 0 < delta < 1/n, n = the rows of your file (not shown"),
     ],
 )
 def test_epsilon_and_delta_out_of_range(flags, message, tmp_path, capsys, cohort):
@@ -246,28 +248,33 @@ def test_csv_run_buys_a_dp_count_and_reports(tmp_path, capsys, cohort):
     out = tmp_path / "out"
     rc, stdout, _ = condense_cli(capsys, csv_path, schema_path, out, "--epsilon", "2", "--audit-trials", "8")
     assert rc == 0
-    assert sorted(p.name for p in out.iterdir()) == ["ledger.json", "metrics.json", "report.md", "synthetic.csv"]
-    synthetic = pd.read_csv(out / "synthetic.csv")
+    assert sorted(p.name for p in out.iterdir()) == ["local", "release"]
+    assert sorted(p.name for p in (out / "release").iterdir()) == ["ledger.json", "manifest.json", "synthetic.csv"]
+    assert sorted(p.name for p in (out / "local").iterdir()) == ["metrics.json", "report.md"]
+    synthetic = pd.read_csv(out / "release" / "synthetic.csv")
     # the user's names, plus the soft labels' weight (DP-ZO's default labels=soft)
     assert list(synthetic.columns) == ["age", "bmi", "sex", "smoker", "died", "sample_weight"]
     assert synthetic["age"].between(18, 100).all() and set(synthetic["sex"]) <= {"F", "M"}  # and units
-    ledger = PrivacyLedger.from_json(out / "ledger.json")
+    ledger = PrivacyLedger.from_json(out / "release" / "ledger.json")
     count, *method_entries = ledger.entries  # the count first, then the method's own entries
-    assert count.purpose == "dp_count" and count.mechanism == "laplace" and count.delta == 0.0
+    assert count.purpose == "dp_count" and count.mechanism == "discrete laplace" and count.delta == 0.0
     assert count.epsilon == pytest.approx(0.02 * 2) and count.extra["noise_scale"] == pytest.approx(1 / 0.04)
     assert "dpzo_steps" in [e.purpose for e in method_entries]
     assert 1.99 < ledger.total_epsilon <= 2.0 * (1 + 1e-9) and ledger.target_epsilon == 2.0
-    assert ledger.private and ledger.n_public == count.extra["released_count"]
-    report = (out / "report.md").read_text()
-    for text in ("(2, 1e-05)-DP", "| dp_count | laplace | 0.04 | 0 |", "| dpzo_steps |", "60 training rows, 20 held-out rows",
-                 "| auroc |", "Distance to closest record", "pass it as `sample_weight`", "do not share", "Privacy audit", "8 runs on 50 of your training rows"):
+    assert ledger.private and ledger.release_grade and ledger.noise == "secure" and ledger.n_public == count.extra["released_count"]
+    manifest = json.loads((out / "release" / "manifest.json").read_text())
+    assert manifest["guarantee"] == ledger.label and manifest["noise"] == "secure" and manifest["rows"] == len(synthetic)
+    assert manifest["files"]["synthetic.csv"] == hashlib.sha256((out / "release" / "synthetic.csv").read_bytes()).hexdigest()
+    report = (out / "local" / "report.md").read_text()
+    for text in ("(2, 1e-05)-DP", "| dp_count | discrete laplace | 0.04 | 0 |", "| dpzo_steps |", "keyed hash of each row",
+                 "| auroc |", "Distance to closest record", "pass it as `sample_weight`", "do not share", "Privacy audit", "8 runs on "):
         assert text in report, text
 
 
 def test_n_public_flag_skips_the_count(tmp_path, capsys, cohort):
     csv_path, schema_path = cohort
     rc, _, _ = condense_cli(capsys, csv_path, schema_path, tmp_path / "out", "--n-public", "60")
-    ledger = json.loads((tmp_path / "out" / "ledger.json").read_text())
+    ledger = json.loads((tmp_path / "out" / "release" / "ledger.json").read_text())
     purposes = [e["purpose"] for e in ledger["entries"]]
     assert rc == 0 and "dp_count" not in purposes and "dpzo_steps" in purposes and ledger["n_public"] == 60
 
@@ -298,6 +305,9 @@ def test_schema_init_leaves_bounds_null_and_a_run_names_every_feature(tmp_path, 
     assert next(f for f in spec["features"] if f["name"] == "bmi")["missing"] == {"indicator": True}
     assert spec["outcome"] == {"label": "died", "positive": 1, "negative": 0}
     assert "TODO" in draft.read_text() and "not the data's min/max" in draft.read_text()
+    # every entry read from the rows is marked as private until reviewed
+    derived = [line for line in draft.read_text().splitlines() if line.strip().startswith(("categories:", "integer:", "missing:"))]
+    assert derived and all("FROM THE DATA (private until reviewed)" in line for line in derived), derived
     out = tmp_path / "out"
     rc, _, err = condense_cli(capsys, csv_path, draft, out)
     assert rc == 2 and "numeric feature(s) ['age', 'bmi'] have no 'bounds'" in err
@@ -318,9 +328,9 @@ def test_schema_init_unsafe_bounds_mark_every_run_not_dp(tmp_path, capsys, cohor
     assert age["bounds"] == [int(frame["age"].min()), int(frame["age"].max())]
     rc, stdout, _ = condense_cli(capsys, csv_path, draft, tmp_path / "out")
     assert rc == 0 and "not DP: bounds derived from the data" in stdout
-    ledger = json.loads((tmp_path / "out" / "ledger.json").read_text())
+    ledger = json.loads((tmp_path / "out" / "release" / "ledger.json").read_text())
     assert ledger["private"] is False and ledger["not_dp_reasons"] == ["bounds derived from the data"]
-    assert "**Not differentially private**: bounds derived from the data" in (tmp_path / "out" / "report.md").read_text()
+    assert "**Not differentially private**: bounds derived from the data" in (tmp_path / "out" / "local" / "report.md").read_text()
 
 
 def test_schema_init_survival_and_string_labels(tmp_path, capsys):
@@ -348,16 +358,71 @@ def test_hydra_csv_dataset_config_declares_path_and_schema():
 # ------------------------------------------------------------------------------ round trip
 
 
-def test_round_trip_csv_equals_builtin_byte_for_byte(tmp_path, capsys, datasets):
-    """A built-in dataset exported to CSV with its schema gives the same release for the same seed."""
-    ds = datasets["pima_diabetes"]
-    csv_path = tmp_path / "pima.csv"
-    ds.to_frame().to_csv(csv_path, index=False)
-    schema_path = CONF_DIR / "dataset" / "pima_diabetes.yaml"
-    common = ["--steps", "3", "--size", "3", "--seed", "1", "--no-progress"]
-    assert main(["condense", "--dataset", "pima_diabetes", "--out", str(tmp_path / "builtin"), *common]) == 0
-    assert main(["condense", "--csv", str(csv_path), "--schema", str(schema_path), "--out", str(tmp_path / "csv"), *common]) == 0
-    capsys.readouterr()
-    for name in ("synthetic.csv", "ledger.json"):
-        assert (tmp_path / "builtin" / name).read_bytes() == (tmp_path / "csv" / name).read_bytes(), name
-    assert "dp_count" not in (tmp_path / "csv" / "ledger.json").read_text()  # public.n_rows: nothing bought
+def fitted_rows(monkeypatch) -> list:
+    """Record the frame of every dataset DP-ZO is fitted on (the private input of the release)."""
+    from dpcondense.methods.base import CondensationMethod
+
+    seen: list = []
+    original = CondensationMethod.fit
+
+    def recording(self, dataset, **context):
+        if self.name == "dpzo":  # not the references' fits
+            seen.append(dataset.to_frame())
+        return original(self, dataset, **context)
+
+    monkeypatch.setattr(CondensationMethod, "fit", recording)
+    return seen
+
+
+def test_the_release_is_made_from_every_row_and_one_row_less_changes_only_that_row(tmp_path, monkeypatch, cohort):
+    """Add/remove-one-row adjacency on the file: no seeded split sits between the file and the mechanism."""
+    from dpcondense.benchmark import resolve_run
+    from dpcondense.benchmark.runner import local_check, run_one
+    from dpcondense.custodian import csv_run_config
+
+    csv_path, schema_path = cohort
+    frame = pd.read_csv(csv_path)
+    shorter = tmp_path / "minus_one.csv"
+    frame.drop(index=17).to_csv(shorter, index=False)
+    seen = fitted_rows(monkeypatch)
+    tiny = {"steps": 2, "directions": 2}
+    for path in (csv_path, shorter):
+        spec = resolve_run(csv_run_config(path, schema_path, method_params=tiny, size=2, n_public=60))
+        run_one(spec)
+        local_check(spec)
+    full, full_check, less, less_check = seen
+    assert len(full) == len(frame) and len(less) == len(frame) - 1  # every row of each file
+    rows = lambda f: sorted(map(tuple, f.astype(str).to_numpy()))  # noqa: E731
+    removed = rows(full)
+    for row in rows(less):
+        removed.remove(row)
+    assert removed == [tuple(full.iloc[[17]].astype(str).to_numpy()[0])]
+    # the local check's keyed split: one row less moves no other row out of the fit part
+    assert set(rows(less_check)) <= set(rows(full_check))
+    assert len(rows(full_check)) - len(rows(less_check)) in (0, 1)
+
+
+def test_two_releases_with_the_same_seed_differ_and_seeded_noise_is_refused(tmp_path, capsys, cohort):
+    csv_path, schema_path = cohort
+    for name in ("a", "b"):
+        assert condense_cli(capsys, csv_path, schema_path, tmp_path / name, "--seed", "3")[0] == 0
+    a, b = ((tmp_path / n / "release" / "synthetic.csv").read_text() for n in ("a", "b"))
+    assert a != b  # the noise is secret: the same --seed does not regenerate it
+    rc, _, err = condense_cli(capsys, csv_path, schema_path, tmp_path / "seeded", "--noise", "seeded")
+    assert rc == 2 and "--noise=seeded is the benchmark mode" in err and not (tmp_path / "seeded").exists()
+
+
+@pytest.mark.parametrize("param", ["_unsafe_disable_noise=true", "_anything=1"])
+def test_private_parameters_are_refused_at_every_surface(tmp_path, capsys, monkeypatch, cohort, param):
+    from dpcondense.custodian import condense_csv
+
+    csv_path, schema_path = cohort
+    key, value = param.split("=")
+    rc, _, err = condense_cli(capsys, csv_path, schema_path, tmp_path / "cli", "--param", param)
+    assert rc == 2 and f"--param.{key} is a private parameter" in err and not (tmp_path / "cli").exists()
+    rc = main(["condense", "--dataset", "pima_diabetes", "--param", param, "--out", str(tmp_path / "builtin")])
+    assert rc == 2 and "is a private parameter" in capsys.readouterr().err and not (tmp_path / "builtin").exists()
+    with pytest.raises(ValueError, match=f"method.params.{key} is a private parameter"):
+        condense_csv(csv_path, schema_path, method_params={key: True})
+    rc = main(["audit", "--method", "dpzo", "--dataset", "pima_diabetes", "--epsilon", "1", "--trials", "4", "--param", param])
+    assert rc == 2 and f"--param {key} is a private parameter" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import pytest
 from dpcondense.data import Dataset, from_frame, train_test_split
 from dpcondense.methods.dpzo import DPZOCondenser, PrivateRows, privatized_zo_sum
 from dpcondense.models import make_model
-from dpcondense.privacy import PrivacyParameterError, compute_epsilon
+from dpcondense.privacy import PrivacyParameterError, calibrate_noise_multiplier, compute_epsilon
 from dpcondense.data.schema import Schema
 
 STUMP_SCHEMA = Schema.from_dict(
@@ -194,16 +194,144 @@ def test_dp_mean_release_sensitivity(datasets, row_clip):
     assert sigma == pytest.approx(gaussian_mechanism_sigma(0.5, 1e-5, sens))
 
 
-def test_budget_split_sums_to_target(datasets):
+def independent_pld_epsilon(entries: list[dict], delta: float) -> float:
+    """The run's ε from the entries' recorded mechanism fields, composed by dp_accounting's PLD directly.
+
+    A pure ε-DP entry (the discrete Laplace count) is added to the composition of the others.
+    """
+    import dp_accounting
+    from dp_accounting.pld import pld_privacy_accountant
+
+    acc = pld_privacy_accountant.PLDAccountant(
+        dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE, value_discretization_interval=1e-4
+    )
+    pure = 0.0
+    for e in entries:
+        if e["mechanism"] == "discrete laplace":  # a DP count: pure ε-DP
+            assert e["event"] == {"kind": "pure", "epsilon": e["epsilon"]}
+            pure += e["epsilon"]
+        elif e["steps"] is None:  # a one-shot Gaussian release
+            assert e["event"] == {"kind": "gaussian", "noise_multiplier": e["noise_multiplier"]}
+            acc.compose(dp_accounting.GaussianDpEvent(e["noise_multiplier"]))
+        else:
+            assert e["event"] == {"kind": "subsampled_gaussian", "noise_multiplier": e["noise_multiplier"],
+                                  "sampling_rate": e["sampling_rate"], "steps": e["steps"]}
+            step = dp_accounting.PoissonSampledDpEvent(e["sampling_rate"], dp_accounting.GaussianDpEvent(e["noise_multiplier"]))
+            acc.compose(step, e["steps"])
+    return float(acc.get_epsilon(delta)) + pure
+
+
+def assert_joint_ledger(led: dict, epsilon: float, delta: float) -> None:
+    """The joint-accounting invariant: the ledger's ε is the PLD composition of its entries at the run's δ."""
+    assert led["composition"] == "pld" and led["total_delta"] == pytest.approx(delta, rel=1e-12)
+    assert led["total_delta"] <= delta * (1 + 1e-12)
+    assert led["epsilon"] == pytest.approx(independent_pld_epsilon(led["entries"], led["total_delta"]), rel=2e-3)
+    assert epsilon * (1 - 1e-3) <= led["epsilon"] <= epsilon * (1 + 1e-9)
+    assert led["basic_epsilon"] == pytest.approx(sum(e["epsilon"] for e in led["entries"]))
+    assert led["basic_epsilon"] > led["epsilon"]  # what basic composition would have claimed
+
+
+def test_joint_budget_meets_target(datasets):
+    """Joint accounting: the start keeps its share's noise, the steps' σ makes the PLD composition ε."""
+    from dpcondense.privacy import compute_epsilon as steps_epsilon, gaussian_mechanism_sigma
+
     train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
-    est = DPZOCondenser(steps=3, directions=2, init="dp_mean", init_budget_share=0.25).fit(train, size=3, epsilon=2.0)
+    opts = {"steps": 3, "directions": 2, "init": "dp_mean", "init_budget_share": 0.25}
+    est = DPZOCondenser(**opts).fit(train, size=3, epsilon=2.0)
     led = est.ledger_.to_dict()
     by = {e["purpose"]: e for e in led["entries"]}
-    assert set(by) == {"init_dp_means", "dpzo_steps"}
+    assert [e["purpose"] for e in led["entries"]] == ["init_dp_means", "dpzo_steps"]
+    init, steps = by["init_dp_means"], by["dpzo_steps"]
+    # the start: its share, and its σ calibrated from that share alone, as under basic composition
+    assert init["epsilon"] == pytest.approx(0.5) and init["delta"] == pytest.approx(0.25e-5)
+    assert init["noise_multiplier"] * init["sensitivity"] == pytest.approx(
+        gaussian_mechanism_sigma(0.5, init["delta"], init["sensitivity"]))
+    # the steps: entry ε is their own at their δ share (informational)
+    assert steps["delta"] == pytest.approx(0.75e-5)
+    assert steps["epsilon"] == pytest.approx(steps_epsilon(steps["noise_multiplier"], steps["sampling_rate"], 3, steps["delta"]))
+    assert_joint_ledger(led, 2.0, 1e-5)
+    split = DPZOCondenser(**opts, accounting="split").fit(train, size=3, epsilon=2.0).ledger_.to_dict()
+    split_steps = {e["purpose"]: e for e in split["entries"]}["dpzo_steps"]
+    assert steps["noise_multiplier"] < split_steps["noise_multiplier"]  # the steps get more budget
+
+
+def test_split_accounting_reproduces_basic_composition(datasets):
+    """accounting='split': a basic ledger whose entries' ε add up to the target (the ablation)."""
+    train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
+    est = DPZOCondenser(steps=3, directions=2, init="dp_mean", init_budget_share=0.25, accounting="split")
+    led = est.fit(train, size=3, epsilon=2.0).ledger_.to_dict()
+    by = {e["purpose"]: e for e in led["entries"]}
+    assert led["composition"] == "basic" and "basic_epsilon" not in led
     assert by["init_dp_means"]["epsilon"] == pytest.approx(0.5)
+    assert by["dpzo_steps"]["epsilon"] == pytest.approx(1.5, rel=1e-4)
     assert by["init_dp_means"]["delta"] + by["dpzo_steps"]["delta"] <= 1e-5 * (1 + 1e-12)
     total = sum(e["epsilon"] for e in led["entries"])
     assert total <= 2.0 + 1e-9 and total == pytest.approx(led["epsilon"]) and total > 1.99
+    q = by["dpzo_steps"]["sampling_rate"]
+    assert by["dpzo_steps"]["noise_multiplier"] == calibrate_noise_multiplier(1.5, by["dpzo_steps"]["delta"], q, 3)
+
+
+def test_joint_accounting_without_other_mechanisms_is_the_steps_calibration(datasets):
+    """Nothing else spends (random start, hard labels): joint and split runs are the same run."""
+    train, _ = train_test_split(datasets["pima_diabetes"], seed=0)
+    opts = {"steps": 3, "directions": 2, "init": "random", "class_balance": False, "labels": "hard"}
+    joint = DPZOCondenser(**opts).fit(train, size=3, epsilon=1.0, noise="seeded")
+    split = DPZOCondenser(**opts, accounting="split").fit(train, size=3, epsilon=1.0, noise="seeded")
+    assert joint.noise_multiplier_ == split.noise_multiplier_ > 0
+    assert joint.synthetic_.to_csv(index=False) == split.synthetic_.to_csv(index=False)
+
+
+def _count_entry(epsilon: float, count: int):
+    """A DP row count spent before the method, as the runner records it (discrete Laplace: pure ε-DP)."""
+    from dpcondense.privacy import LedgerEntry, pure_event
+
+    return LedgerEntry("dp_count", "discrete laplace", epsilon, 0.0, sensitivity=1.0,
+                       extra={"noise_scale": 1.0 / epsilon, "released_count": count}, event=pure_event(epsilon))
+
+
+def test_prior_spends_open_the_ledger_and_are_composed_with_the_steps(datasets):
+    """A DP count spent before the method: the ledger starts with it, the steps are calibrated around it."""
+    train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
+    prior = (_count_entry(0.05, train.n_rows + 3),)
+    opts = {"steps": 3, "directions": 2, "n_public": train.n_rows + 3}
+    est = DPZOCondenser(**opts).fit(train, size=3, epsilon=1.0, prior=prior)
+    assert est.context_.prior == prior
+    led = est.ledger_.to_dict()
+    assert [e["purpose"] for e in led["entries"]] == ["dp_count", "init_dp_means", "dpzo_steps"]
+    assert led["entries"][0] == prior[0].to_dict()
+    assert led["n_public"] == train.n_rows + 3
+    # the start's share is of what the count leaves, as when the count was bought from the budget first
+    assert led["entries"][1]["epsilon"] == pytest.approx(0.3 * 0.95)
+    assert_joint_ledger(led, 1.0, 1e-5)
+    alone = DPZOCondenser(**opts).fit(train, size=3, epsilon=1.0).ledger_.to_dict()
+    sigma = {e["purpose"]: e["noise_multiplier"] for e in led["entries"][1:]}
+    sigma_alone = {e["purpose"]: e["noise_multiplier"] for e in alone["entries"]}
+    assert sigma["dpzo_steps"] > sigma_alone["dpzo_steps"]  # the count's cost comes out of the steps
+    split = DPZOCondenser(**opts, accounting="split").fit(train, size=3, epsilon=1.0, prior=prior).ledger_
+    assert split.entries[0] == prior[0] and sum(e.epsilon for e in split.entries) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_prior_count_is_composed_when_every_step_sees_every_row(datasets):
+    """q = 1: the start and the steps merge into one Gaussian; the pure count must still be added."""
+    train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
+    est = DPZOCondenser(steps=3, directions=2, sampling_rate=1.0).fit(
+        train, size=3, epsilon=1.0, prior=(_count_entry(0.05, train.n_rows),))
+    assert_joint_ledger(est.ledger_.to_dict(), 1.0, 1e-5)
+
+
+def test_prior_spends_are_checked(datasets):
+    from dpcondense.methods import make_method
+    from dpcondense.privacy import LedgerEntry
+
+    train, _ = train_test_split(datasets["pima_diabetes"], seed=0)
+    blind = (LedgerEntry("dp_count", "discrete laplace", 0.05, 0.0),)
+    with pytest.raises(PrivacyParameterError, match="carry no event"):
+        DPZOCondenser(steps=2).fit(train, size=3, prior=blind)
+    with pytest.raises(PrivacyParameterError, match="leave nothing"):
+        DPZOCondenser(steps=2).fit(train, size=3, epsilon=1.0, prior=(_count_entry(1.0, 500),))
+    with pytest.raises(ValueError, match="does not take prior spends"):
+        make_method("dp_gaussian").fit(train, size=3, prior=(_count_entry(0.05, 500),))
+    assert DPZOCondenser.joint_accounting and not type(make_method("dp_gaussian")).joint_accounting
 
 
 # ------------------------------------------------------------------ releases
@@ -236,8 +364,8 @@ def test_ledger_epsilon_is_what_the_accountant_says(datasets):
     assert led["sampling_rate"] == pytest.approx(q)
     steps = {e["purpose"]: e for e in led["entries"]}["dpzo_steps"]
     again = compute_epsilon(steps["noise_multiplier"], q, 6, steps["delta"], accountant="pld")
-    assert again == pytest.approx(steps["epsilon"]) and steps["epsilon"] <= 0.5 * 0.7 + 1e-9
-    assert led["epsilon"] <= 0.5 + 1e-9
+    assert again == pytest.approx(steps["epsilon"]) and steps["delta"] == pytest.approx(0.7e-5)
+    assert_joint_ledger(led, 0.5, 1e-5)
     syn = est.synthetic_
     assert (syn["time"] > 0).all() and (syn["time"] <= train.schema.outcome.horizon + 1e-9).all()
     assert (syn["event"] == 1).all()  # default event policy
@@ -245,9 +373,9 @@ def test_ledger_epsilon_is_what_the_accountant_says(datasets):
 
 def test_determinism_byte_identical(datasets, tmp_path):
     train, _ = train_test_split(datasets["pima_diabetes"], seed=2)
-    a = DPZOCondenser(steps=5, directions=3).fit(train, model="decision_tree", size=4, random_state=7)
-    b = DPZOCondenser(steps=5, directions=3).fit(train, model="decision_tree", size=4, random_state=7)
-    c = DPZOCondenser(steps=5, directions=3).fit(train, model="decision_tree", size=4, random_state=8)
+    a = DPZOCondenser(steps=5, directions=3).fit(train, model="decision_tree", size=4, random_state=7, noise="seeded")
+    b = DPZOCondenser(steps=5, directions=3).fit(train, model="decision_tree", size=4, random_state=7, noise="seeded")
+    c = DPZOCondenser(steps=5, directions=3).fit(train, model="decision_tree", size=4, random_state=8, noise="seeded")
     ta = a.synthetic_.to_csv(index=False)
     assert ta == b.synthetic_.to_csv(index=False)
     assert ta != c.synthetic_.to_csv(index=False)
@@ -288,7 +416,7 @@ def test_soft_label_release_is_weighted_pairs_and_costs_no_budget(datasets):
     from dpcondense.methods.base import WEIGHT_COLUMN
 
     train, test = train_test_split(datasets["pima_diabetes"], seed=0)
-    common, context = dict(steps=6, directions=2), dict(model="decision_tree", size=4, epsilon=1.0, random_state=3)
+    common, context = dict(steps=6, directions=2), dict(model="decision_tree", size=4, epsilon=1.0, random_state=3, noise="seeded")
     hard = DPZOCondenser(**common).fit(train, **context)
     soft = DPZOCondenser(**common, labels="soft", label_init=1.5).fit(train, **context)
     # the same spends: the logits are post-processing of the same privatised sums
@@ -358,7 +486,7 @@ def test_auto_labels_are_soft_for_trees_and_hard_for_smooth_learners(datasets):
     classification = {n for n in MODELS.names() if MODELS.get(n).task == "classification"}
     assert {n for n in classification if MODELS.get(n).piecewise_constant} == {"decision_tree", "random_forest", "xgboost"}
     train, _ = train_test_split(datasets["pima_diabetes"], seed=1)
-    common, context = dict(steps=2, directions=2), dict(size=3, epsilon=1.0, random_state=0)
+    common, context = dict(steps=2, directions=2), dict(size=3, epsilon=1.0, random_state=0, noise="seeded")
     tree = DPZOCondenser(**common).fit(train, model="decision_tree", **context)
     assert tree.labels_ == "soft" and WEIGHT_COLUMN in tree.synthetic_.columns
     auto_lr = DPZOCondenser(**common).fit(train, model="logistic_regression", **context)
@@ -371,19 +499,21 @@ def test_auto_labels_are_soft_for_trees_and_hard_for_smooth_learners(datasets):
 def test_label_options_leave_survival_runs_unchanged(datasets, labels):
     """Labels are a classification option: a Cox run is byte-identical whatever they say."""
     train, _ = train_test_split(datasets["metabric"], seed=0)
-    common, context = dict(steps=3, directions=2), dict(model="cox_ph", size=12, epsilon=1.0, random_state=4)
+    common, context = dict(steps=3, directions=2), dict(model="cox_ph", size=12, epsilon=1.0, random_state=4, noise="seeded")
     hard = DPZOCondenser(**common, labels="hard").fit(train, **context)
     other = DPZOCondenser(**common, labels=labels).fit(train, **context)
     assert other.synthetic_.to_csv(index=False) == hard.synthetic_.to_csv(index=False)
     assert other.ledger_.to_dict() == hard.ledger_.to_dict()
 
 
-def test_teacher_labels_budget_split_and_ledger(datasets):
+@pytest.mark.parametrize("accounting", ["joint", "split"])
+def test_teacher_labels_budget_split_and_ledger(datasets, accounting):
     train, _ = train_test_split(datasets["breast_cancer_wisconsin"], seed=0)
-    est = DPZOCondenser(steps=3, directions=2, labels="teacher", init_budget_share=0.25, teacher_budget_share=0.35).fit(train, size=3, epsilon=2.0)
+    est = DPZOCondenser(steps=3, directions=2, labels="teacher", init_budget_share=0.25, teacher_budget_share=0.35,
+                        accounting=accounting).fit(train, size=3, epsilon=2.0)
     led = est.ledger_.to_dict()
     by = {e["purpose"]: e for e in led["entries"]}
-    assert set(by) == {"init_dp_means", "label_teacher", "dpzo_steps"}
+    assert list(by) == ["init_dp_means", "label_teacher", "dpzo_steps"]
     assert by["init_dp_means"]["epsilon"] == pytest.approx(0.5) and by["label_teacher"]["epsilon"] == pytest.approx(0.7)
     from dpcondense.methods.dp_direct import feature_norm_bound
     from dpcondense.privacy import gaussian_mechanism_sigma
@@ -393,8 +523,11 @@ def test_teacher_labels_budget_split_and_ledger(datasets):
     assert by["label_teacher"]["noise_multiplier"] * sens == pytest.approx(
         gaussian_mechanism_sigma(0.7, by["label_teacher"]["delta"], sens))
     assert sum(e["delta"] for e in led["entries"]) <= 1e-5 * (1 + 1e-12)
-    total = sum(e["epsilon"] for e in led["entries"])
-    assert 1.99 < total <= 2.0 + 1e-9 and total == pytest.approx(led["epsilon"])
+    if accounting == "joint":
+        assert_joint_ledger(led, 2.0, 1e-5)
+    else:
+        total = sum(e["epsilon"] for e in led["entries"])
+        assert 1.99 < total <= 2.0 + 1e-9 and total == pytest.approx(led["epsilon"])
     with pytest.raises(ValueError, match=r"init_budget_share \+ teacher_budget_share must be < 1"):
         DPZOCondenser(steps=2, labels="teacher", init_budget_share=0.5, teacher_budget_share=0.5).fit(train)
 

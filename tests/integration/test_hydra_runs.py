@@ -7,7 +7,10 @@ with 2 workers, submitit_local, a SIGKILLed sweep, a real ``mlflow server``) are
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from dpcondense.benchmark.callbacks import expand_sweep
 from dpcondense.paths import CONF_DIR
 from dpcondense.benchmark import RunConfigError, resolve_run
 from dpcondense.benchmark.resolve import private_rows
-from sweep_helpers import ARTIFACTS, TINY, free_port, hydra_conf, spec_of
+from sweep_helpers import TINY, free_port, hydra_conf, spec_of
 
 
 
@@ -243,7 +246,9 @@ CSV_BAD_INPUTS = {
     "missing file": (["dataset=csv", "dataset.path=nowhere.csv", "dataset.schema=nowhere.yaml"], ["dataset.path=nowhere.csv: file not found"]),
     "bad count share": (["{csv}", "dataset.count_share=1.5"], ["dataset.count_share=1.5 must be a number in (0, 1)"]),
     "bad n_public": (["{csv}", "dataset.n_public=0"], ["dataset.n_public=0 must be null or an integer >= 1"]),
-    "delta too large for the file": (["{csv}", "privacy.delta=0.05"], ["privacy.delta=0.05 must satisfy 0 < delta < 1/n", "n=60"]),
+    "delta too large for the file": (["{csv}", "privacy.delta=0.05"], ["privacy.delta=0.05 must satisfy 0 < delta < 1/n", "not shown"]),
+    "seeded noise for a custodian's file": (["{csv}", "privacy.noise=seeded"], ["privacy.noise=seeded is the benchmark mode"]),
+    "a private parameter": (["{csv}", "+method.params._unsafe_disable_noise=true"], ["method.params._unsafe_disable_noise is a private parameter"]),
     "a column the schema does not know": (["{csv}", "dataset.schema={bad_schema}"], ["dataset.path=", "bmi"]),
 }
 
@@ -284,9 +289,22 @@ def test_csv_dataset_runs_through_the_custodian_path_and_resumes(app, tmp_path, 
     (run,) = client.search_runs([exp.experiment_id])
     assert run.info.status == "FINISHED" and run.data.tags["dataset"] == "cohort"
     assert run.data.params["dataset.count_share"] == "0.02" and "dataset.n_public" in run.data.params
-    # the release and the run record; the custodian's local report (distances to real rows) is not tracked
-    assert {a.path for a in client.list_artifacts(run.info.run_id)} == ARTIFACTS
+    # the release and the run record only: no metrics on the file, no local report, no timings
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"synthetic.csv", "ledger.json", "manifest.json",
+                                                                        "config.yaml", "run_spec.json"}
+    assert set(run.data.metrics) == {"epsilon_spent", "delta_spent"}
+    assert client.get_metric_history(run.info.run_id, "objective") == []
     local = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / "dl")))
+    # nothing logged holds the file's digest or its row count (80 rows; the schema declares none)
+    file_hash = hashlib.sha256(csv_path.read_bytes()).hexdigest()
+    ledger_json = json.loads((local / "ledger.json").read_text())
+    ledger_json.pop("n_public")  # the DP count (a release of the ledger) may happen to equal 80
+    for entry in ledger_json["entries"]:
+        entry.pop("released_count", None)
+    logged = " ".join([*map(str, run.data.params.values()), *map(str, run.data.tags.values()), output, json.dumps(ledger_json),
+                       *((local / n).read_text() for n in ("manifest.json", "config.yaml", "run_spec.json"))])
+    assert file_hash not in logged and "schema_sha256" not in (local / "run_spec.json").read_text()
+    assert not re.search(r"(?<![\w.])80(?![\w.])", logged), "the private row count leaked"
     ledger = PrivacyLedger.from_json(local / "ledger.json")
     count, *rest = ledger.entries  # the schema has no public.n_rows: a DP count comes first
     assert count.purpose == "dp_count" and count.epsilon == pytest.approx(0.02 * 2)
@@ -294,7 +312,7 @@ def test_csv_dataset_runs_through_the_custodian_path_and_resumes(app, tmp_path, 
     synthetic = (local / "synthetic.csv").read_text().splitlines()
     assert synthetic[0] == "age,bmi,sex,smoker,died,sample_weight" and len(synthetic) == 1 + 2 * 2 * 3  # soft labels
     assert float(run.data.metrics["epsilon_spent"]) == pytest.approx(ledger.total_epsilon)
-    assert 0.0 <= run.data.metrics["decision_tree.auroc"] <= 1.0
+    assert ledger.noise == "secure" and ledger.release_grade
 
     # the same command again is skipped; the same run with a public n buys no count
     code, output = app(*args)

@@ -44,7 +44,9 @@ class NoisyClassMeans(CondensationMethod):
         self.check_task(dataset.task)
         if not math.isfinite(float(self.epsilon)):
             raise ValueError("my_baseline is a DP baseline: epsilon must be finite")
-        rng_noise, rng_public = (np.random.default_rng(s) for s in np.random.SeedSequence(self.random_state).spawn(2))
+        noise_seed, public_seed = np.random.SeedSequence(self.random_state).spawn(2)
+        # the mechanism's noise: secret (OS CSPRNG) unless the run asked for the seeded benchmark mode
+        rng_noise, rng_public = self._noise_rng(noise_seed), np.random.default_rng(public_seed)
         encoder = dataset.encoder()
         lower, upper = encoder.lower_, encoder.upper_
         center = (lower + upper) / 2

@@ -36,3 +36,20 @@ def test_release_ledger_and_metrics_unchanged(case):
 @pytest.mark.parametrize("case", sorted(pins.CLI_CASES))
 def test_condense_command_files_unchanged(case):
     assert pins.run_cli_case(case) == PINNED[case]
+
+
+def test_re_pinning_refuses_a_changed_release_without_a_version_bump():
+    old = {"m/classification": {"versions": {"method": 1, "family": 1}, "release_sha256": "a"}}
+    changed = {"m/classification": {"versions": {"method": 1, "family": 1}, "release_sha256": "b"}}
+    bumped = {"m/classification": {"versions": {"method": 2, "family": 1}, "release_sha256": "b"}}
+    assert pins.unbumped(old, changed) == ["m/classification"]
+    assert pins.unbumped(old, bumped) == [] and pins.unbumped(old, old) == []
+
+
+def test_pins_record_the_versions_of_their_components():
+    from dpcondense.methods import METHODS
+    from dpcondense.models import MODELS
+
+    for name, method, task, family, params in pins.cases():
+        if PINNED.get(name):
+            assert PINNED[name]["versions"] == {"method": METHODS.get(method).version, "family": MODELS.get(family).version}, name

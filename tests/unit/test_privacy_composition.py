@@ -357,3 +357,30 @@ def test_ledger_rejects_a_malformed_event():
     with pytest.raises(PrivacyParameterError):
         ledger.spend("x", mechanism="gaussian", epsilon=0.1, delta=1e-6, event={"kind": "gaussian"})
     assert ledger.entries == ()
+
+
+def test_pld_ledger_reports_and_enforces_the_joint_epsilon():
+    """A ledger with composition='pld' totals its entries jointly and refuses a spend past the joint target."""
+    import dp_accounting
+    from dp_accounting.pld import pld_privacy_accountant
+
+    from dpcondense.privacy import PrivacyBudgetExceededError, PrivacyLedger
+    from dpcondense.privacy.composition import gaussian_event, subsampled_gaussian_event
+
+    ledger = PrivacyLedger(1.0, 1e-5, composition="pld")
+    ledger.spend("init", mechanism="gaussian", epsilon=0.3, delta=3e-6, event=gaussian_event(12.0))
+    ledger.spend("steps", mechanism="subsampled_gaussian", epsilon=0.7, delta=7e-6,
+                 event=subsampled_gaussian_event(40.0, 0.6, 200))
+    acc = pld_privacy_accountant.PLDAccountant(value_discretization_interval=1e-4)
+    acc.compose(dp_accounting.GaussianDpEvent(12.0))
+    acc.compose(dp_accounting.PoissonSampledDpEvent(0.6, dp_accounting.GaussianDpEvent(40.0)), 200)
+    independent = acc.get_epsilon(1e-5)
+    assert ledger.total_epsilon == pytest.approx(independent, rel=2e-3)
+    assert ledger.total_epsilon < ledger.basic_epsilon == pytest.approx(1.0)
+    data = ledger.to_dict()
+    assert data["composition"] == "pld" and data["epsilon"] == ledger.total_epsilon
+    assert PrivacyLedger.from_dict(data).total_epsilon == ledger.total_epsilon
+    with pytest.raises(PrivacyBudgetExceededError):  # a spend whose joint ε passes the target
+        ledger.spend("more", mechanism="gaussian", epsilon=0.5, delta=0.0, event=gaussian_event(1.0))
+    with pytest.raises(PrivacyParameterError, match="needs the event"):
+        ledger.spend("blind", mechanism="gaussian", epsilon=0.01, delta=0.0)

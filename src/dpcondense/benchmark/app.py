@@ -22,7 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from dpcondense.benchmark import tracking
-from dpcondense.benchmark.outputs import write_outputs
+from dpcondense.benchmark.outputs import write_outputs, write_release
 from dpcondense.benchmark.resolve import resolve_run
 from dpcondense.benchmark.runner import REFERENCE_METHODS, RunResult, run_one
 from dpcondense.benchmark.spec import RunConfigError, RunSpec
@@ -48,16 +48,22 @@ def execute(spec: RunSpec, cfg: DictConfig, store: tracking.RunStore) -> dict[st
 
     try:
         result = run_one(spec)
-        # the custodian's file name stays on the custodian's machine; the spec hashes its content
-        result.config.pop("csv", None)
         metrics = run_metrics(result, spec)
-        history = list(getattr(result.estimator, "history_", None) or [])
-        store.log_metrics(run_id, metrics, curves={"objective": history})
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "run"
-            write_outputs(out, result)  # synthetic.csv, ledger.json, metrics.json
+            if spec.csv is None:
+                store.log_metrics(run_id, metrics, curves={"objective": list(getattr(result.estimator, "history_", None) or [])})
+                write_outputs(out, result)  # synthetic.csv, ledger.json, metrics.json
+            else:
+                # a custodian's run: the release only (no timings, no objective trace, no file digest)
+                store.log_metrics(run_id, metrics)
+                write_release(out, result, local_files={})
+                for name in ("synthetic.csv", "ledger.json", "manifest.json"):
+                    (out / "release" / name).rename(out / name)
+                (out / "release").rmdir()
+                (out / "local").rmdir()
             (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-            (out / "run_spec.json").write_text(json.dumps({"identity": identity, **spec.payload()}, indent=2, sort_keys=True) + "\n")
+            (out / "run_spec.json").write_text(json.dumps({"identity": identity, **_shareable(spec.payload())}, indent=2, sort_keys=True) + "\n")
             store.log_artifacts(run_id, out)
         store.finish(run_id)  # the commit marker: only now is the run "done"
     except KeyboardInterrupt as exc:
@@ -69,12 +75,26 @@ def execute(spec: RunSpec, cfg: DictConfig, store: tracking.RunStore) -> dict[st
         traceback.print_exc(file=sys.stderr)
         return {"status": "failed", "identity": identity, "error": f"{type(exc).__name__}: {exc}"}
     shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()) if k.startswith(f"{spec.eval_models[0]}."))
+    shown = shown or result.ledger.label
     print(f"done: {identity} ({spec.run_name()}) {shown}", flush=True)
     return {"status": "done", "identity": identity}
 
 
+def _shareable(payload: dict[str, Any]) -> dict[str, Any]:
+    """The identity payload without the keyed digest of a custodian's file."""
+    if "csv" in payload:
+        payload = {**payload, "dataset": {k: v for k, v in payload["dataset"].items() if k != "schema_sha256"}}
+    return payload
+
+
 def run_metrics(result: RunResult, spec: RunSpec) -> dict[str, float]:
-    """The MLflow metrics of a run: ``<family>.<metric>``, references, spend and cost."""
+    """The MLflow metrics of a run: ``<family>.<metric>``, references, spend and cost.
+
+    A custodian's run logs its privacy spend only: metrics on its rows, wall time and model-fit
+    counts are computed from private data outside the ledger.
+    """
+    if spec.csv is not None:
+        return {"epsilon_spent": float(result.ledger.total_epsilon), "delta_spent": float(result.ledger.total_delta)}
     out: dict[str, float] = {}
     for name in spec.eval_models:
         out.update({f"{name}.{k}": float(v) for k, v in result.metrics[name].items()})

@@ -12,12 +12,14 @@ failed write leaves nothing behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Mapping
 
+from dpcondense import __version__
 from dpcondense.benchmark.runner import RunResult
 from dpcondense.conventions import to_jsonable
 
@@ -34,6 +36,58 @@ def write_outputs(out: str | Path, result: RunResult, *, extra_files: Mapping[st
         (tmp / "metrics.json").write_text(json.dumps(to_jsonable(payload), indent=2, sort_keys=True) + "\n")
         for name, text in (extra_files or {}).items():  # e.g. the custodian's report.md
             (tmp / name).write_text(text)
+        if out.exists():
+            out.rmdir()  # checked empty before any work
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def release_manifest(result: RunResult, files: Mapping[str, bytes]) -> dict:
+    """What a release bundle holds and under which guarantee (public facts only)."""
+    est, ledger = result.estimator, result.ledger
+    return {
+        "dataset": result.config["dataset"],
+        "method": {"name": est.name, "version": est.version, "params": est.get_params()},
+        "model": result.config["model"],
+        "size": result.config["size"],
+        "rows": int(len(result.synthetic)),
+        "columns": [str(c) for c in result.synthetic.columns],
+        "guarantee": ledger.label,
+        "epsilon": ledger.total_epsilon,
+        "delta": ledger.target_delta,
+        "adjacency": "add or remove one row (one patient) of the file",
+        "noise": ledger.noise,
+        "dpcondense_version": __version__,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+    }
+
+
+def write_release(out: str | Path, result: RunResult, *, local_files: Mapping[str, str]) -> None:
+    """A custodian's release: ``out/release/`` (shareable) and ``out/local/`` (stays with them).
+
+    ``release/`` holds ``synthetic.csv``, ``ledger.json`` and ``manifest.json`` (what it is, the
+    guarantee, the files' SHA-256) and nothing else computed from the private rows; ``local/``
+    holds ``local_files`` (the report, held-out metrics). Written atomically like
+    :func:`write_outputs`.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "release").mkdir()
+        (tmp / "local").mkdir()
+        files = {
+            "synthetic.csv": result.synthetic.to_csv(index=False, float_format="%.10g", lineterminator="\n").encode(),
+            "ledger.json": (result.ledger.to_json() + "\n").encode(),
+        }
+        for name, data in files.items():
+            (tmp / "release" / name).write_bytes(data)
+        manifest = to_jsonable(release_manifest(result, files))
+        (tmp / "release" / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        for name, text in local_files.items():
+            (tmp / "local" / name).write_text(text)
         if out.exists():
             out.rmdir()  # checked empty before any work
         tmp.rename(out)

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-from dpcondense.benchmark.spec import RunConfigError, RunSpec
+from dpcondense.benchmark.spec import RunConfigError, RunSpec, local_key
 from dpcondense.conventions import TASKS, default_model, default_size
 from dpcondense.data import train_test_split
 from dpcondense.data.csv import csv_identity, load_user_schema, read_user_csv
@@ -27,6 +27,7 @@ from dpcondense.methods import METHODS, load_plugins
 from dpcondense.models import MODELS
 from dpcondense.models.defaults import family_params
 from dpcondense.privacy import PrivacyParameterError, parse_epsilon, validate_privacy_params
+from dpcondense.privacy.randomness import NOISE_MODES
 
 #: dataset-schema keys that change what is computed (the card and description are prose)
 _SCHEMA_KEYS = ("name", "task", "public", "features", "outcome")
@@ -35,7 +36,7 @@ EVALUATION_SPLITS = ("test", "validation")
 #: mechanisms of a custodian file's DP row count (the first is the default)
 COUNT_MECHANISMS = ("laplace", "gaussian")
 #: method arguments set from other config keys, not from ``method.params``
-RESERVED_METHOD_ARGS = ("model", "size", "epsilon", "delta", "random_state", "model_params", "progress")
+RESERVED_METHOD_ARGS = ("model", "size", "epsilon", "delta", "random_state", "model_params", "noise", "prior", "progress")
 
 
 def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
@@ -57,11 +58,11 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
     dataset_cfg = conf.get("dataset") or {}
     csv_options: dict[str, Any] | None = None
     if dataset_cfg.get("name") == "csv":
-        csv_options, task, schema_sha256, n_private = _resolve_csv(dataset_cfg)
+        csv_options, task, schema_sha256, n_private, n_is_public = _resolve_csv(dataset_cfg)
         dataset = csv_options["dataset_name"]
     else:
         dataset, task, schema_sha256 = _builtin_dataset(dataset_cfg)
-        n_private = None  # from the card, once the method's parameters are known
+        n_private, n_is_public = None, True  # from the card, once the method's parameters are known
 
     model, model_params = _condensing_family(conf.get("model"), dataset, task)
     eval_models = _eval_families(conf.get("eval_model"), model, task)
@@ -72,7 +73,8 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
         raise RunConfigError(f"method={method} on dataset={dataset}: {unsupported}")
     if csv_options is None:
         n_private = private_rows(dataset_cfg, method_params)
-    epsilon, delta = _privacy(conf.get("privacy") or {}, n_private)
+    epsilon, delta = _privacy(conf.get("privacy") or {}, n_private, n_is_public=n_is_public)
+    noise = _noise((conf.get("privacy") or {}).get("noise"), csv=csv_options is not None)
     return RunSpec(
         dataset=dataset,
         task=task,
@@ -90,6 +92,7 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
         references=_references(conf.get("references", False)),
         progress=bool(conf.get("progress", True)),
         evaluate_on=_evaluate_on(conf.get("evaluate_on", "test")),
+        noise=noise,
         csv=csv_options,
     )
 
@@ -108,12 +111,22 @@ def _builtin_dataset(dataset_cfg: Mapping[str, Any]) -> tuple[str, str, str]:
     return dataset, task, hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _privacy(privacy: Mapping[str, Any], n_private: int | None) -> tuple[float, float]:
-    """epsilon > 0 (or inf); 0 < delta < 1/n with n the private (training) rows."""
+def _privacy(privacy: Mapping[str, Any], n: int | None, *, n_is_public: bool) -> tuple[float, float]:
+    """epsilon > 0 (or inf); 0 < delta < 1/n with n the private rows.
+
+    When n is not public (a custodian's file without a declared size) it still bounds δ, but an
+    error must not show it.
+    """
+    hidden = not n_is_public
     try:
         epsilon = parse_epsilon(privacy.get("epsilon"))
-        delta = validate_privacy_params(epsilon=epsilon, delta=privacy.get("delta"), n=n_private)["delta"]
+        delta = validate_privacy_params(epsilon=epsilon, delta=privacy.get("delta"), n=n)["delta"]
     except PrivacyParameterError as exc:  # messages start with "epsilon=..." / "delta=..."
+        if hidden and str(exc).startswith("delta="):
+            raise RunConfigError(
+                f"privacy.delta={privacy.get('delta')!r} must satisfy 0 < delta < 1/n, n = the rows of your file "
+                "(not shown: the count of your patients is private; declare public.n_rows in the schema to use it)"
+            ) from None
         raise RunConfigError(f"privacy.{exc}") from None
     return float(epsilon), float(delta)
 
@@ -134,6 +147,20 @@ def _seed(seed: Any) -> int:
     return int(seed)
 
 
+def _noise(mode: Any, *, csv: bool) -> str:
+    """``privacy.noise``: null = secure for a custodian's CSV, seeded (benchmark mode) for a built-in dataset."""
+    if mode is None:
+        return "secure" if csv else "seeded"
+    if mode not in NOISE_MODES:
+        raise RunConfigError(f"privacy.noise={mode!r} must be one of: {', '.join(NOISE_MODES)} (or null for the default)")
+    if csv and mode == "seeded":
+        raise RunConfigError(
+            "privacy.noise=seeded is the benchmark mode for the built-in datasets: a release of your own file always "
+            "draws its noise from the operating system's CSPRNG (use privacy.noise=secure or leave it null)"
+        )
+    return mode
+
+
 def _evaluate_on(split: Any) -> str:
     if split not in EVALUATION_SPLITS:
         raise RunConfigError(f"evaluate_on={split!r} must be one of: {', '.join(EVALUATION_SPLITS)}")
@@ -146,13 +173,12 @@ def _references(references: Any) -> bool:
     return references
 
 
-def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, str, int]:
-    """``dataset=csv``: check the file options and read the schema (not the CSV) before any work.
+def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, str, int, bool]:
+    """``dataset=csv``: check the file options, the schema and the file's rows before any work.
 
-    Returns the options, the schema's task, the identity hash of (CSV bytes, schema bytes) and
-    the n that bounds delta (``n_public`` if given, else the file's training-split size).
-    The CSV's rows are read only by :func:`dpcondense.custodian.condense_csv` inside the run;
-    delta is checked there against the real training size when ``n_public`` is not given.
+    Returns the options, the schema's task, the keyed digest of (CSV bytes, schema bytes) for the
+    identity, the n that bounds delta (``n_public`` if given, else the schema's declared
+    ``public.n_rows``, else the file's row count) and whether that n is public.
     """
 
     paths = {}
@@ -187,7 +213,7 @@ def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, s
         data, _ = read_user_csv(paths["path"], schema, delimiter=dataset_cfg.get("delimiter"), encoding=dataset_cfg.get("encoding"))
     except ValueError as exc:
         raise RunConfigError(f"dataset.path={paths['path']}: {exc}") from None
-    n_train = private_rows({"public": {"n_rows": data.n_rows}}, {})
+    declared = schema.public.get("n_rows")
     options = {
         "dataset_name": schema.name,
         "path": str(paths["path"]),
@@ -199,8 +225,12 @@ def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, s
     }
     if count_mechanism not in (None, COUNT_MECHANISMS[0]):  # the default stays out of the identity
         options["count_mechanism"] = count_mechanism
-    delta_rows = n_train if n_public is None else int(n_public)
-    return options, schema.task, csv_identity(paths["path"], paths["schema"]), delta_rows
+    # the release is made from every row: n is the file's; a declared n is used as a constant,
+    # never compared with the data (the comparison itself would be a private bit)
+    n_is_public = n_public is not None or declared is not None
+    delta_rows = int(n_public) if n_public is not None else (int(declared) if declared is not None else data.n_rows)
+    digest = csv_identity(paths["path"], paths["schema"], key=local_key())
+    return options, schema.task, digest, delta_rows, n_is_public
 
 
 def _families_of(task: str) -> list[str]:
@@ -259,11 +289,19 @@ def _method(method_cfg: Mapping[str, Any], plugins: list[str]) -> tuple[str, dic
     params = dict(method_cfg.get("params") or {})
     signature = inspect.signature(METHODS.get(method).__init__).parameters
     takes_any = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in signature.values())
-    own = sorted(k for k, p in signature.items() if p.kind == inspect.Parameter.KEYWORD_ONLY and k not in RESERVED_METHOD_ARGS)
+    own = sorted(
+        k for k, p in signature.items()
+        if p.kind == inspect.Parameter.KEYWORD_ONLY and k not in RESERVED_METHOD_ARGS and not k.startswith("_")
+    )
     for key in params:
+        if str(key).startswith("_"):
+            raise RunConfigError(
+                f"method.params.{key} is a private parameter of the code (e.g. for tests of the privacy checks): it cannot "
+                f"be set from a command, a config or the custodian API; the method's parameters: {', '.join(own) or 'none'}"
+            )
         if key in RESERVED_METHOD_ARGS:
             raise RunConfigError(
-                f"method.params.{key} is set by another key (model, model.params, size, privacy.*, seed, progress); remove it"
+                f"method.params.{key} is set by another key (model, model.params, size, privacy.*, seed, progress) or by the run; remove it"
             )
         if key not in signature and not takes_any:
             raise RunConfigError(f"method {method!r} has no parameter {key!r}; its parameters: {', '.join(own) or 'none'}")

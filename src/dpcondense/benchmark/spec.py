@@ -15,16 +15,35 @@ import functools
 import hashlib
 import json
 import math
+import os
+import secrets
 import subprocess
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from dpcondense.paths import PROJECT_ROOT
+from dpcondense.paths import LOCAL_KEY_FILE, PROJECT_ROOT
 
 #: bump when the meaning of RunSpec changes, so old and new identities never collide
 IDENTITY_VERSION = 1
 #: ``dataset=csv`` keys that say where the files are (not part of the identity; the content hash is)
 CSV_LOCATION_KEYS = ("path", "schema_path")
+
+
+def local_key(path: Path | None = None) -> bytes:
+    """The machine's secret key for keyed digests of a custodian's files (created on first use).
+
+    32 bytes from the OS, in ``$DPCONDENSE_KEY_FILE`` (default ``~/.dpcondense/identity.key``),
+    readable by its owner only. It never leaves the machine: identities of CSV runs made here
+    cannot be matched against a candidate file elsewhere.
+    """
+    path = Path(path or LOCAL_KEY_FILE)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
 
 
 class RunConfigError(ValueError):
@@ -53,6 +72,9 @@ class RunSpec:
     #: ``"test"`` (the report's numbers) or ``"validation"``: fit on part of the training split and
     #: score on the rest, the test split untouched (tuning)
     evaluate_on: str = "test"
+    #: where noise and sampling come from: "seeded" (benchmark mode, the built-in datasets'
+    #: default) or "secure" (OS-entropy CSPRNG; always for a custodian's CSV)
+    noise: str = "seeded"
     #: ``dataset=csv`` only: the file options (``delimiter``, ``encoding``, ``n_public``,
     #: ``count_share``) are hashed; ``path`` / ``schema_path`` are where, not what, and are not
     csv: dict[str, Any] | None = None
@@ -71,8 +93,15 @@ class RunSpec:
             "references": self.references,
             # the default stays out of the hash, so identities of test-split runs do not move
             **({"evaluate_on": self.evaluate_on} if self.evaluate_on != "test" else {}),
+            # each kind of dataset's default mode stays out of the hash (identities do not move)
+            **({"noise": self.noise} if self.noise != self.default_noise else {}),
             **({"csv": {k: v for k, v in self.csv.items() if k not in CSV_LOCATION_KEYS}} if self.csv else {}),
         }
+
+    @property
+    def default_noise(self) -> str:
+        """Secret noise for a custodian's file, the seeded benchmark mode for a built-in dataset."""
+        return "secure" if self.csv else "seeded"
 
     @property
     def identity(self) -> str:
@@ -84,7 +113,8 @@ class RunSpec:
         flat = {
             "dataset": self.dataset,
             "task": self.task,
-            "dataset.schema_sha256": self.schema_sha256,
+            # a custodian's file enters only the identity (keyed): never a param
+            **({} if self.csv else {"dataset.schema_sha256": self.schema_sha256}),
             "model": self.model,
             "eval_model": ",".join(self.eval_models),
             "method": self.method,
@@ -94,6 +124,7 @@ class RunSpec:
             "seed": self.seed,
             "references": self.references,
             **({"evaluate_on": self.evaluate_on} if self.evaluate_on != "test" else {}),
+            "privacy.noise": self.noise,
         }
         flat.update(_flatten(self.model_params, "model.params"))
         for name in self.eval_models:

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from dpcondense.benchmark import RunConfigError, resolve_run, run_one
-from dpcondense.benchmark.outputs import write_outputs
+from dpcondense.benchmark.outputs import write_outputs, write_release
 from dpcondense.benchmark.runner import DEFAULT_COUNT_SHARE
 from dpcondense.custodian import release
 from dpcondense.datasets import card
@@ -28,6 +28,7 @@ from dpcondense.models.defaults import family_params
 _FLAGS = {
     "privacy.epsilon": "--epsilon",
     "privacy.delta": "--delta",
+    "privacy.noise": "--noise",
     "dataset.count_share": "--count-share",
     "dataset.n_public": "--n-public",
     "dataset.path": "--csv",
@@ -59,6 +60,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-model", action="append", default=None, help="evaluation family (repeatable; default = --model)")
     p.add_argument("--epsilon", default="1", help="privacy budget ε (> 0, or 'inf')")
     p.add_argument("--delta", type=float, default=1e-5, help="δ (0 < δ < 1/n)")
+    p.add_argument(
+        "--noise", choices=("secure", "seeded"), default=None,
+        help="noise and sampling: secure (OS-entropy CSPRNG, the default for --csv) or seeded (benchmark mode, "
+        "reproducible from --seed, labelled not for release; the default for a built-in --dataset, refused for --csv)",
+    )
     p.add_argument("--size", type=int, default=None, help="rows per class (classification) / total rows (survival); default 10 / 50")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the method and the evaluation")
     p.add_argument("--steps", type=int, default=None, help="DP-ZO steps T")
@@ -98,19 +104,20 @@ def run(args: argparse.Namespace) -> int:
     except RunConfigError as exc:
         raise RunConfigError(_in_flags(str(exc))) from None
     if spec.csv is None:
-        result, extra_files = run_one(spec), {}
-    else:
-        result, report = release(spec, audit_trials=args.audit_trials)
-        extra_files = {"report.md": report}
-        for w in result.warnings:
-            print(f"warning: {w}", file=sys.stderr)
-    write_outputs(args.out, result, extra_files=extra_files)
+        result = run_one(spec)
+        write_outputs(args.out, result)
+        for em in spec.eval_models:
+            print(f"{em}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics[em].items())))
+        print(f"wrote {args.out}/synthetic.csv, ledger.json, metrics.json ({result.ledger.label})")
+        return 0
+    bundle = release(spec, audit_trials=args.audit_trials)
+    for w in bundle.result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    write_release(args.out, bundle.result, local_files=bundle.local_files())
     for em in spec.eval_models:
-        print(f"{em}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics[em].items())))
-    if spec.csv is None:
-        print(f"wrote {args.out}/synthetic.csv, ledger.json, metrics.json (ε spent {result.ledger.total_epsilon:g})")
-    else:
-        print(f"wrote {args.out}/synthetic.csv, ledger.json (release); report.md, metrics.json (local) — {result.ledger.label}")
+        print(f"{em} (local held-out check): " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(bundle.check.metrics[em].items())))
+    print(f"wrote {args.out}/release/ (synthetic.csv, ledger.json, manifest.json: {bundle.result.ledger.label})")
+    print(f"and {args.out}/local/ (report.md, metrics.json: these describe your patients; keep them)")
     return 0
 
 
@@ -138,7 +145,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
         "model": None if args.model is None else {"name": args.model, "params": family_params(args.model)},
         "eval_model": args.eval_model,
         "method": {"name": args.method, "params": params},
-        "privacy": {"epsilon": args.epsilon, "delta": args.delta},
+        "privacy": {"epsilon": args.epsilon, "delta": args.delta, "noise": args.noise},
         "size": args.size,
         "seed": args.seed,
         "references": True,

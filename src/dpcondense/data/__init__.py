@@ -12,6 +12,7 @@ from dpcondense.data.dataset import (
     Dataset,
     frame_checksum,
     from_frame,
+    keyed_split,
     load_csv,
     train_test_split,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "SchemaError",
     "frame_checksum",
     "from_frame",
+    "keyed_split",
     "load_csv",
     "train_test_split",
 ]

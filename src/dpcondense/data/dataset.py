@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,21 @@ def train_test_split(dataset: Dataset, *, seed: int, test_size: float = 0.25) ->
         # split sizes are a deterministic function of the public n and test_size
         train.n_public, test.n_public = train.n_rows, test.n_rows
     return train, test
+
+
+def keyed_split(dataset: Dataset, *, key: bytes, test_size: float = 0.25) -> tuple[Dataset, Dataset]:
+    """Split by a keyed hash of each row's content: removing one row moves no other row.
+
+    A row goes to the test part when ``HMAC-SHA256(key, row)`` read as a number in [0, 1) is
+    below ``test_size``, so every row's side depends on that row alone (a seeded shuffle would
+    move others when the table changes). Identical rows fall on the same side. Neither part has a
+    public size (it depends on the data).
+    """
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    lines = dataset.to_frame().to_csv(index=False, header=False, float_format="%.17g", lineterminator="\n").splitlines()
+    draws = np.array([int.from_bytes(hmac.new(key, line.encode(), hashlib.sha256).digest()[:8], "big") / 2.0**64 for line in lines])
+    test = draws < test_size
+    train_part, test_part = dataset.subset(np.flatnonzero(~test)), dataset.subset(np.flatnonzero(test))
+    train_part.n_public = test_part.n_public = None
+    return train_part, test_part

@@ -29,6 +29,8 @@ class SchemaDraft:
 
 _POSITIVE_WORDS = ("1", "yes", "y", "true", "positive", "pos", "dead", "died", "death", "event", "case", "malignant")
 MANY_CATEGORIES = 30
+#: the mark on every drafted line that was read from the private rows (to confirm before use)
+FROM_DATA = "FROM THE DATA (private until reviewed)"
 
 
 def _scalar(v: Any) -> str:
@@ -140,6 +142,9 @@ def _draft_header(table: RawTable, unsafe_data_bounds: bool) -> list[str]:
         f"# Draft schema for {table.path.name}, written by `dpcondense schema init`.",
         "# REVIEW EVERY LINE. A schema is public metadata: write only what is known without looking at",
         "# the rows (clinical knowledge, the study protocol, the data dictionary).",
+        f"# Lines marked {FROM_DATA} were read from your rows (categories seen, integer-valued columns,",
+        "# columns with missing values): they are private until you confirm each from public knowledge",
+        "# (e.g. one patient's rare category code would be published). Confirm, correct or delete them.",
     ]
     if unsafe_data_bounds:
         header += [
@@ -218,23 +223,23 @@ def _draft_feature(col: str, values: pd.Series, unsafe: bool, notes: list[str]) 
             else:
                 lines.append("    bounds: null   # TODO: [low, high] from clinical knowledge, not the data's min/max")
             if (observed == observed.round()).all():
-                lines.append("    integer: true")
+                lines.append(f"    integer: true   # {FROM_DATA}: confirm the column is integer by definition")
             lines.append("    # unit: ...")
             if has_missing:
-                lines.append("    missing: {indicator: true}   # has missing values; or {fill: <public normal value>}")
+                lines.append(f"    missing: {{indicator: true}}   # {FROM_DATA}: has missing values; or {{fill: <public normal value>}}")
             return lines
     else:
         cats = sorted({str(v).strip() for v in values.dropna()})
         lines.append("    type: categorical")
         lines.append(
-            "    categories: [" + ", ".join(_scalar(c) for c in cats) + "]   # review: list every possible category, "
-            "not only those seen"
+            "    categories: [" + ", ".join(_scalar(c) for c in cats) + f"]   # {FROM_DATA}: list every possible "
+            "category from the data dictionary, not the ones seen"
         )
         if len(cats) > MANY_CATEGORIES:
             notes.append(f"column {col!r} has {len(cats)} categories: an identifier or free text? drop it")
     if has_missing:
-        lines.append("    missing: {indicator: true}   # has missing values")
+        lines.append(f"    missing: {{indicator: true}}   # {FROM_DATA}: has missing values")
     return lines
 
 
-__all__ = ["MANY_CATEGORIES", "SchemaDraft", "draft_schema"]
+__all__ = ["FROM_DATA", "MANY_CATEGORIES", "SchemaDraft", "draft_schema"]

@@ -7,13 +7,23 @@ public randomness; none of it reads a real row.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from dpcondense.data import Dataset
 from dpcondense.methods.base import SyntheticSet
-from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma, parse_epsilon
+from dpcondense.privacy import (
+    PrivacyLedger,
+    epsilon_gaussian,
+    gaussian_mechanism_sigma,
+    parse_epsilon,
+    split_budget,
+)
+from dpcondense.privacy.composition import PrivacyEvent, gaussian_event, joint_epsilon
+from dpcondense.conventions import seed_sequence  # noqa: F401  (re-exported for the methods)
 from dpcondense.data.schema import Schema
 
 
@@ -102,47 +112,112 @@ def empty_release(schema: Schema) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in schema.feature_names + schema.target_columns})
 
 
-def seed_sequence(random_state: int | np.random.Generator | None) -> np.random.SeedSequence:
-    """The root of a method's independent random streams (public randomness, noise, ...)."""
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(int(random_state.integers(0, 2**63 - 1)))
-    return np.random.SeedSequence(0 if random_state is None else int(random_state))
-
-
 def parse_budget(epsilon: float | str) -> float:
     """The method's epsilon as a float (``inf`` allowed, validated later by the ledger)."""
     return parse_epsilon(epsilon)
 
 
+@dataclass(frozen=True)
+class GaussianPlan:
+    """The noise of a method's Gaussian releases, calibrated jointly (before any row is read).
+
+    Attributes
+    ----------
+    sigma : dict of str to float
+        Noise std of each release (``0.0`` for all when ε = ∞: exact statistics).
+    delta : dict of str to float
+        The δ recorded for each release: its share of δ (they add up to δ; the ledger composes
+        the releases at their sum).
+    epsilon : dict of str to float
+        Each release's own ε at its δ (analytic Gaussian; with one release, the target ε).
+        Their sum is the basic-composition bound, above the joint ε.
+    scale : float
+        The common factor ``s`` applied to the per-share σ's (``1.0`` for one release).
+    """
+
+    sigma: dict[str, float]
+    delta: dict[str, float]
+    epsilon: dict[str, float]
+    scale: float
+
+    def event(self, name: str, sensitivity: float) -> PrivacyEvent | None:
+        """The release's accountant event (``None`` on the exact-statistic path)."""
+        return gaussian_event(self.sigma[name] / sensitivity) if self.sigma[name] > 0 else None
+
+
+def plan_gaussian_releases(
+    epsilon: float, delta: float, shares: Mapping[str, float], sensitivity: Mapping[str, float]
+) -> GaussianPlan:
+    """Noise std of each Gaussian release so that their joint (PLD) composition is exactly (ε, δ)-DP.
+
+    The shares fix the *ratios* of the noise: ``σ_k = s · σ_k(share_k)`` with ``σ_k(share_k)``
+    the analytic Gaussian σ at that share of (ε, δ) (:func:`split_budget`). Gaussian releases
+    with noise multipliers ``m_k = σ_k / Δ_k`` compose exactly into one Gaussian with
+    ``m = (Σ m_k⁻²)^(-1/2)``, so ``s`` is the analytic Gaussian multiplier at the full (ε, δ)
+    (a bisection, :func:`gaussian_mechanism_sigma`) divided by ``m`` at ``s = 1``. One release
+    keeps its analytic σ at the full (ε, δ) unchanged (``s = 1``).
+
+    Parameters
+    ----------
+    epsilon, delta : float
+        The method's budget (``epsilon = inf``: every σ is ``0``, exact statistics).
+    shares : mapping of str to float
+        Relative shares, in release order.
+    sensitivity : mapping of str to float
+        L2 sensitivity of each release.
+
+    Returns
+    -------
+    GaussianPlan
+    """
+    if math.isinf(epsilon):
+        zeros = {k: 0.0 for k in shares}
+        return GaussianPlan(sigma=zeros, delta=dict(zeros), epsilon={k: math.inf for k in shares}, scale=0.0)
+    parts = split_budget(epsilon, delta, shares)
+    base = {k: gaussian_mechanism_sigma(e_k, d_k, sensitivity[k]) for k, (e_k, d_k) in parts.items()}
+    if len(base) == 1:
+        return GaussianPlan(sigma=base, delta={k: d for k, (_, d) in parts.items()}, epsilon={k: epsilon for k in base}, scale=1.0)
+    merged = math.fsum((sensitivity[k] / base[k]) ** 2 for k in base) ** -0.5
+    scale = gaussian_mechanism_sigma(epsilon, delta) / merged
+    while True:  # guard against the last ulp of the products tipping the composition over ε
+        sigma = {k: scale * base[k] for k in base}
+        events = [gaussian_event(sigma[k] / sensitivity[k]) for k in base]
+        if joint_epsilon(events, delta) <= epsilon:
+            break
+        scale *= 1.0 + 1e-12
+    own = {k: epsilon_gaussian(sigma[k], parts[k][1], sensitivity[k]) for k in base}
+    return GaussianPlan(sigma=sigma, delta={k: d for k, (_, d) in parts.items()}, epsilon=own, scale=scale)
+
+
 def gaussian_releases(
     exact: dict[str, np.ndarray],
-    parts: dict[str, tuple[float, float]],
+    plan: GaussianPlan,
     sensitivity: dict[str, float],
     rng: np.random.Generator,
     ledger: PrivacyLedger,
     prefix: str,
     **extra: object,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Release each exact statistic with the analytic Gaussian mechanism and record the spend.
+    """Release each exact statistic with the noise of ``plan`` and record it with its event.
 
-    ``parts[name]`` is the (ε, δ) of that release (ε = ∞ releases the exact value, non-private).
-    Returns the noisy statistics and the noise std of each.
+    ``plan.sigma[name] = 0`` (ε = ∞) releases the exact value (non-private). Returns the noisy
+    statistics and the noise std of each.
     """
     noisy: dict[str, np.ndarray] = {}
-    noise_std: dict[str, float] = {}
+    joint = {"calibration": "joint (PLD): noise ratios from the shares", "joint_scale": plan.scale}
     for name, value in exact.items():
-        e_k, d_k = parts[name]
-        sigma = gaussian_mechanism_sigma(e_k, d_k, sensitivity[name]) if math.isfinite(e_k) else 0.0
+        sigma = plan.sigma[name]
         noisy[name] = value + rng.normal(0.0, sigma, size=value.shape) if sigma > 0 else value
-        noise_std[name] = sigma
         ledger.spend(
             f"{prefix}_{name}",
             mechanism="gaussian" if sigma > 0 else "none (epsilon=inf: exact statistic)",
-            epsilon=e_k,
-            delta=d_k if sigma > 0 else 0.0,
+            epsilon=plan.epsilon[name],
+            delta=plan.delta[name],
             noise_multiplier=sigma / sensitivity[name],
             sensitivity=sensitivity[name],
+            event=plan.event(name, sensitivity[name]),
             noise_std=sigma,
+            **(joint if sigma > 0 else {}),
             **extra,
         )
-    return noisy, noise_std
+    return noisy, dict(plan.sigma)

@@ -13,6 +13,7 @@ Evaluation always re-encodes ``synthetic_`` (exactly what is released), see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,6 +23,8 @@ import pandas as pd
 from dpcondense.conventions import TASKS, default_model, default_size, synthetic_rows
 from dpcondense.data import Dataset
 from dpcondense.data.encoder import Encoder
+from dpcondense.privacy.ledger import LedgerEntry
+from dpcondense.privacy.randomness import NOISE_MODES, NoiseMode, noise_generator
 from dpcondense.registry import Registry
 from dpcondense.data.schema import Schema
 
@@ -95,7 +98,11 @@ def balanced_labels(rows_per_class: int, n_classes: int = 2) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a run hands a method at ``fit``: the family, the size, the budget and the seed."""
+    """What a run hands a method at ``fit``: the family, the size, the budget and the seed.
+
+    ``prior`` holds the spends already made on the same rows before the method ran (e.g. a DP
+    row count), each with its event; ``epsilon`` and ``delta`` are then the whole run's budget.
+    """
 
     model: str
     size: int
@@ -103,6 +110,10 @@ class RunContext:
     delta: float
     random_state: int | np.random.Generator | None
     model_params: dict[str, Any] | None = None
+    #: where noise and sampling come from: "secure" (OS-entropy CSPRNG) or "seeded" (benchmark mode)
+    noise: str = "secure"
+    #: ledger entries spent on the same rows before the method ran (methods with joint_accounting only)
+    prior: tuple[LedgerEntry, ...] = ()
 
 
 class CondensationMethod:
@@ -111,7 +122,8 @@ class CondensationMethod:
     The constructor takes the method's hyperparameters only; the run context (condensing family,
     size, ε, δ, seed) is given to :meth:`fit`, which stores it in ``context_`` and calls the
     method's ``_fit(dataset)``. Inside ``_fit`` the context reads as ``self.model``,
-    ``self.size``, ``self.epsilon``, ``self.delta``, ``self.random_state``, ``self.model_params``.
+    ``self.size``, ``self.epsilon``, ``self.delta``, ``self.random_state``, ``self.model_params``,
+    ``self.prior``.
     """
 
     name: ClassVar[str] = "?"
@@ -130,6 +142,8 @@ class CondensationMethod:
     stochastic: ClassVar[bool] = True
     #: whether ``size`` shapes the release (False: it releases what it releases, e.g. all rows)
     sized: ClassVar[bool] = True
+    #: whether ``fit`` takes ``prior`` spends and composes them with its own against the whole budget
+    joint_accounting: ClassVar[bool] = False
 
     @classmethod
     def display_name(cls) -> str:
@@ -166,6 +180,8 @@ class CondensationMethod:
         delta: float = 1e-5,
         random_state: int | np.random.Generator | None = 0,
         model_params: dict[str, Any] | None = None,
+        noise: NoiseMode = "secure",
+        prior: Sequence[LedgerEntry] = (),
     ) -> "CondensationMethod":
         """Condense ``dataset`` (the private rows) under the run context given here.
 
@@ -183,12 +199,27 @@ class CondensationMethod:
             Seed of everything random in the method.
         model_params : dict, optional
             Hyperparameters of the condensing family.
+        noise : {"secure", "seeded"}
+            Where the mechanisms' noise and sampling come from: ``"secure"`` (default), an
+            OS-entropy CSPRNG, never recorded; ``"seeded"``, the benchmark mode, derived from
+            ``random_state`` so the release is reproducible — the ledger says it is not for release.
+        prior : sequence of LedgerEntry
+            Spends already made on the same rows (e.g. a DP row count), each with its ``event``;
+            ``epsilon`` and ``delta`` are then the whole run's budget. The method's ledger starts
+            with them. Only for methods with ``joint_accounting``.
 
         Returns
         -------
         self
             With ``synthetic_``, ``synthetic_encoded_``, ``ledger_`` and ``context_`` set.
         """
+        if noise not in NOISE_MODES:
+            raise ValueError(f"noise={noise!r} must be one of: {', '.join(NOISE_MODES)}")
+        prior = tuple(prior)
+        if prior and not self.joint_accounting:
+            raise ValueError(f"method {self.name!r} does not take prior spends (joint_accounting is False)")
+        if not all(isinstance(e, LedgerEntry) for e in prior):
+            raise TypeError("prior must hold LedgerEntry objects")
         self.context_ = RunContext(
             model=model or default_model(dataset.task),
             size=default_size(dataset.task) if size is None else size,
@@ -196,8 +227,12 @@ class CondensationMethod:
             delta=delta,
             random_state=random_state,
             model_params=model_params,
+            noise=noise,
+            prior=prior,
         )
-        return self._fit(dataset)
+        self._fit(dataset)
+        self.ledger_.record_noise(noise)
+        return self
 
     def _fit(self, dataset: Dataset) -> "CondensationMethod":  # pragma: no cover - interface
         raise NotImplementedError
@@ -209,8 +244,13 @@ class CondensationMethod:
     delta = property(lambda self: self.context_.delta, doc="The δ target of the current fit.")
     random_state = property(lambda self: self.context_.random_state, doc="The seed of the current fit.")
     model_params = property(lambda self: self.context_.model_params, doc="The condensing family's hyperparameters.")
+    prior = property(lambda self: self.context_.prior, doc="The spends made on the same rows before the fit.")
 
     # helpers shared by methods --------------------------------------------------------
+    def _noise_rng(self, seed: np.random.SeedSequence) -> np.random.Generator:
+        """The generator of a mechanism's noise or sampling (``seed`` is used in seeded mode only)."""
+        return noise_generator(self.context_.noise, seed)
+
     def _n_synthetic(self, task: str) -> int:
         if int(self.size) < 1:
             raise ValueError(f"size must be >= 1 (rows per class for classification, total rows for survival), got {self.size}")

@@ -39,9 +39,9 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from dpcondense.data import Dataset
-from dpcondense.methods._baseline import empty_release, parse_budget, seed_sequence
+from dpcondense.methods._baseline import empty_release, parse_budget, plan_gaussian_releases, seed_sequence
 from dpcondense.methods.base import CondensationMethod, SyntheticSet, register_method
-from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma
+from dpcondense.privacy import PrivacyLedger
 from dpcondense.data.schema import Schema
 
 
@@ -129,6 +129,7 @@ class DPDirect(CondensationMethod):
     releases = "model"
 
     private = True
+    version = 2
 
     def __init__(
         self,
@@ -167,15 +168,18 @@ class DPDirect(CondensationMethod):
     def _fit(self, dataset: Dataset) -> "DPDirect":
         self._validate(dataset)
         eps = parse_budget(self.epsilon)
-        ledger = PrivacyLedger(eps, self.delta, n_public=dataset.n_public)
-        rng_public, rng_noise = (np.random.default_rng(s) for s in seed_sequence(self.random_state).spawn(2))
+        ledger = PrivacyLedger(eps, self.delta, n_public=dataset.n_public, composition="pld")
+        public_seed, noise_seed = seed_sequence(self.random_state).spawn(2)
+        rng_public, rng_noise = np.random.default_rng(public_seed), self._noise_rng(noise_seed)
         schema = dataset.schema
         encoder = dataset.encoder()
         if self.estimator == "logistic_regression":
             sensitivity = feature_norm_bound(schema) / float(self.regularization)
         else:
             sensitivity = math.sqrt(int(self.n_trees))
-        sigma = gaussian_mechanism_sigma(eps, self.delta, sensitivity) if math.isfinite(eps) else 0.0
+        # one release: its analytic Gaussian σ at the whole (ε, δ)
+        plan = plan_gaussian_releases(eps, self.delta, {"model": 1.0}, {"model": sensitivity})
+        sigma = plan.sigma["model"]
 
         # --- the only block that reads real rows: one Gaussian release -----------------------
         X, y = dataset.encoded(), np.asarray(dataset.y, dtype=np.int64)
@@ -196,10 +200,11 @@ class DPDirect(CondensationMethod):
         ledger.spend(
             f"dp_direct_{self.estimator}",
             mechanism="gaussian output perturbation" if sigma > 0 else "none (epsilon=inf: exact model)",
-            epsilon=eps,
-            delta=self.delta if sigma > 0 else 0.0,
+            epsilon=plan.epsilon["model"],
+            delta=plan.delta["model"],
             noise_multiplier=sigma / sensitivity,
             sensitivity=sensitivity,
+            event=plan.event("model", sensitivity),
             noise_std=sigma,
             release="model (no synthetic rows)",
         )

@@ -14,7 +14,11 @@ release          statistic (all strata)      L2 sensitivity
 ``embeddings``   ``Σ clip(φ(z_i))``           ``clip``
 ===============  ==========================  ===============
 
-both analytic Gaussian releases at their :func:`split_budget` shares of (ε, δ). The noisy mean
+both Gaussian releases, calibrated jointly
+(:func:`~dpcondense.methods._baseline.plan_gaussian_releases`): the budget shares fix the ratio
+of their noise (each σ proportional to the analytic Gaussian σ at its share of (ε, δ)), and one
+common scale makes their composition exactly (ε, δ)-DP; the ledger composes them with privacy
+loss distributions (``composition="pld"``). The noisy mean
 embedding of each stratum (noisy sum / noisy count) is the target; the synthetic rows of that
 stratum — ``size`` per class, or ``size`` rows split by the noisy event counts — start uniform
 in the public box and are optimised with Adam (torch, CPU) to match it, projected onto the box
@@ -24,7 +28,6 @@ after every step. Only the two releases read real rows; the optimisation is post
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -32,6 +35,7 @@ from dpcondense.data import Dataset
 from dpcondense.methods._baseline import (
     model_box,
     parse_budget,
+    plan_gaussian_releases,
     release_from_rows,
     seed_sequence,
     strata_and_rows,
@@ -39,7 +43,7 @@ from dpcondense.methods._baseline import (
     gaussian_releases,
 )
 from dpcondense.methods.base import CondensationMethod, register_method
-from dpcondense.privacy import PrivacyLedger, split_budget
+from dpcondense.privacy import PrivacyLedger
 
 RELEASES = ("counts", "embeddings")
 
@@ -67,6 +71,8 @@ class DPDistributionMatching(CondensationMethod):
     clip : float, default=1.0
         Per-row L2 clip of the embedding (its norm is at most √2; about 1 on average).
     budget_shares : dict, default={"counts": 0.1, "embeddings": 0.9}
+        Relative shares of (ε, δ): they set the ratio of the two releases' noise, which is then
+        scaled jointly to the whole budget.
     steps : int, default=300
         Adam steps on the synthetic rows.
     lr : float, default=0.05
@@ -80,6 +86,7 @@ class DPDistributionMatching(CondensationMethod):
     """
 
     private = True
+    version = 2
 
     def __init__(
         self,
@@ -116,9 +123,9 @@ class DPDistributionMatching(CondensationMethod):
     def _fit(self, dataset: Dataset) -> "DPDistributionMatching":
         shares = self._validate()
         eps = parse_budget(self.epsilon)
-        ledger = PrivacyLedger(eps, self.delta, n_public=dataset.n_public)
-        parts = split_budget(eps, self.delta, {k: shares[k] for k in RELEASES})
-        rng_public, rng_noise = (np.random.default_rng(s) for s in seed_sequence(self.random_state).spawn(2))
+        ledger = PrivacyLedger(eps, self.delta, n_public=dataset.n_public, composition="pld")
+        public_seed, noise_seed = seed_sequence(self.random_state).spawn(2)
+        rng_public, rng_noise = np.random.default_rng(public_seed), self._noise_rng(noise_seed)
 
         lower, upper = model_box(dataset)
         p, D, clip = lower.size, int(self.n_features), float(self.clip)
@@ -126,6 +133,7 @@ class DPDistributionMatching(CondensationMethod):
         W = rng_public.normal(0.0, 1.0 / lengthscale, size=(p, D))
         b = rng_public.uniform(0.0, 2.0 * math.pi, size=D)
         sensitivity = {"counts": 1.0, "embeddings": clip}
+        plan = plan_gaussian_releases(eps, self.delta, {k: shares[k] for k in RELEASES}, sensitivity)
 
         # --- the only block that reads real rows: two Gaussian releases --------------------
         strata, rows = strata_and_rows(dataset)
@@ -135,7 +143,7 @@ class DPDistributionMatching(CondensationMethod):
             "embeddings": np.stack([phi[strata == c].sum(axis=0) for c in (0, 1)]),
         }
         exact = {name: exact[name] for name in RELEASES}
-        noisy, self.noise_std_ = gaussian_releases(exact, parts, sensitivity, rng_noise, ledger, "dp_dm", n_features=D, lengthscale=lengthscale)
+        noisy, self.noise_std_ = gaussian_releases(exact, plan, sensitivity, rng_noise, ledger, "dp_dm", n_features=D, lengthscale=lengthscale)
         del exact, phi, rows, strata
         # --- post-processing: optimise synthetic rows to match the released embeddings -------
 

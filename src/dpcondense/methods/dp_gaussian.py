@@ -13,16 +13,21 @@ release (all strata)      statistic                               L2 sensitivity
 ``second_moments``        upper triangle of ``Σ z_i z_iᵀ``        R² (‖z zᵀ‖_F = ‖z‖²)
 ========================  ======================================  ===================
 
-Each is one analytic Gaussian release at its share of (ε, δ) (:func:`split_budget`), so the
-ledger adds up to exactly the target. Mean = sum / noisy count; covariance = second moment /
-noisy count − mean meanᵀ, projected onto the positive semi-definite cone; ``size`` rows per
-class (survival: ``size`` rows split by the noisy event counts) are sampled from public
-randomness and clipped to the box. Everything after the three releases is post-processing.
+The three releases are calibrated jointly
+(:func:`~dpcondense.methods._baseline.plan_gaussian_releases`): the budget shares fix the ratios
+of their noise (each σ proportional to the analytic Gaussian σ at its share of (ε, δ)), and one
+common scale makes their composition — a single Gaussian with ``1/m² = Σ Δ_k²/σ_k²`` — exactly
+(ε, δ)-DP. The ledger composes them with privacy loss distributions (``composition="pld"``), so
+its ε is the target.
+
+Mean = sum / noisy count; covariance = second moment / noisy count − mean meanᵀ, projected onto
+the positive semi-definite cone; ``size`` rows per class (survival: ``size`` rows split by the
+noisy event counts) are sampled from public randomness and clipped to the box. Everything after the three releases is post-processing.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -30,6 +35,7 @@ from dpcondense.data import Dataset
 from dpcondense.methods._baseline import (
     model_box,
     parse_budget,
+    plan_gaussian_releases,
     release_from_rows,
     seed_sequence,
     strata_and_rows,
@@ -37,7 +43,7 @@ from dpcondense.methods._baseline import (
     gaussian_releases,
 )
 from dpcondense.methods.base import CondensationMethod, register_method
-from dpcondense.privacy import PrivacyLedger, split_budget
+from dpcondense.privacy import PrivacyLedger
 
 #: the three releases, in spending order
 RELEASES = ("counts", "sums", "second_moments")
@@ -53,7 +59,8 @@ class DPGaussian(CondensationMethod):
         As in :class:`~dpcondense.methods.base.CondensationMethod` (``model`` is not used).
         ``epsilon = inf`` releases exact moments (no noise; the ledger says non-private).
     budget_shares : dict, default={"counts": 0.1, "sums": 0.3, "second_moments": 0.6}
-        Relative shares of (ε, δ) for the three releases.
+        Relative shares of (ε, δ) for the three releases: they set the ratios of the releases'
+        noise, which is then scaled jointly to the whole budget.
     covariance : {"full", "diagonal"}, default="full"
         ``full`` releases the upper triangle of ``Σ z zᵀ`` (sensitivity ``R²``); ``diagonal``
         releases only ``Σ z²`` per column (sensitivity ``||h²||₂`` with ``h`` the box half-widths,
@@ -72,6 +79,7 @@ class DPGaussian(CondensationMethod):
     """
 
     label = "DP Gaussian"
+    version = 2
 
     private = True
 
@@ -96,9 +104,10 @@ class DPGaussian(CondensationMethod):
             raise ValueError(f"covariance must be 'full' or 'diagonal', got {self.covariance!r}")
         if not self.min_variance > 0:
             raise ValueError(f"min_variance must be > 0, got {self.min_variance}")
-        ledger = PrivacyLedger(eps, self.delta, n_public=dataset.n_public)
-        parts = split_budget(eps, self.delta, {k: shares[k] for k in RELEASES})
-        rng_noise, rng_sample = (np.random.default_rng(s) for s in seed_sequence(self.random_state).spawn(2))
+        ledger = PrivacyLedger(eps, self.delta, n_public=dataset.n_public, composition="pld")
+        noise_seed, sample_seed = seed_sequence(self.random_state).spawn(2)
+        # rows are drawn from the released statistics: post-processing, public randomness
+        rng_noise, rng_sample = self._noise_rng(noise_seed), np.random.default_rng(sample_seed)
 
         lower, upper = model_box(dataset)
         center = (lower + upper) / 2.0
@@ -109,6 +118,7 @@ class DPGaussian(CondensationMethod):
         sensitivity = {"counts": 1.0, "sums": radius, "second_moments": second_sensitivity}
         p = lower.size
         triu = np.triu_indices(p) if full else (np.arange(p), np.arange(p))
+        plan = plan_gaussian_releases(eps, self.delta, {k: shares[k] for k in RELEASES}, sensitivity)
 
         # --- the only block that reads real rows: three Gaussian releases ------------------
         strata, rows = strata_and_rows(dataset)
@@ -121,7 +131,7 @@ class DPGaussian(CondensationMethod):
             ),
         }
         exact = {name: exact[name] for name in RELEASES}
-        noisy, self.noise_std_ = gaussian_releases(exact, parts, sensitivity, rng_noise, ledger, "dp_gaussian")
+        noisy, self.noise_std_ = gaussian_releases(exact, plan, sensitivity, rng_noise, ledger, "dp_gaussian")
         del exact, z, rows, strata
         # --- post-processing of the released values only -------------------------------------
 

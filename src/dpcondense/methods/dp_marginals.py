@@ -6,8 +6,7 @@ categorical features keep their values, a declared missing indicator adds a "mis
 the outcome is part of the table — the class label, or the event indicator plus the survival
 time in ``n_time_bins`` equal-width bins of the public log-time scale.
 
-The mechanism, with ``k`` attributes and budget ρ-zCDP, ρ from (ε, δ) by
-``ε = ρ + 2√(ρ ln(1/δ))`` (Bun & Steinke 2016, Prop. 1.3), split in thirds as in MST:
+The mechanism, with ``k`` attributes and budget ρ-zCDP, split in thirds as in MST:
 
 1. all 1-way marginals, Gaussian noise, L2 sensitivity ``√k`` (one patient moves one cell of
    each), noise std ``√k · √(3 / (2ρ))``;
@@ -17,6 +16,14 @@ The mechanism, with ``k`` attributes and budget ρ-zCDP, ρ from (ε, δ) by
    pairs that join two components (Kruskal);
 3. the ``k − 1`` chosen 2-way marginals, Gaussian noise, sensitivity ``√(k − 1)``, noise std
    ``√(k − 1) · √(3 / (2ρ))``.
+
+The three compose to ρ-zCDP. ρ is the largest whose tight conversion to (ε, δ)-DP (Canonne,
+Kamath & Steinke 2020, Prop. 12),
+``ε(ρ, δ) = inf over α > 1 of ρα + (ln(1/δ) − ln α)/(α − 1) + ln(1 − 1/α)``, is at most the
+target ε (:func:`~dpcondense.privacy.accounting.epsilon_to_zcdp`). It is larger than the
+inverse of the classical bound ``ε = ρ + 2√(ρ ln(1/δ))`` (Bun & Steinke 2016, Prop. 1.3), so
+the same (ε, δ) buys less noise. The ledger has one entry: the zCDP event with that ρ
+(``zcdp_event(rho)``) at its tight ε.
 
 Estimation (post-processing) differs from MST's Private-PGM step, which needs jax: because the
 measured graph is a tree, a tree-structured distribution is fitted in closed form. Each
@@ -42,6 +49,8 @@ from dpcondense.data import Dataset
 from dpcondense.methods._baseline import LogTimeScale, allocate, parse_budget, seed_sequence
 from dpcondense.methods.base import CondensationMethod, SyntheticSet, register_method
 from dpcondense.privacy import PrivacyLedger
+from dpcondense.privacy.accounting import epsilon_to_zcdp, zcdp_to_epsilon
+from dpcondense.privacy.composition import zcdp_event
 from dpcondense.data.schema import Feature, Schema
 
 #: the outcome attribute every sample is rooted at
@@ -49,11 +58,12 @@ LABEL, EVENT, TIME = "__label__", "__event__", "__time__"
 
 
 def zcdp_rho(epsilon: float, delta: float) -> float:
-    """The ρ whose ρ-zCDP guarantee converts to exactly (ε, δ)-DP by ``ε = ρ + 2√(ρ ln(1/δ))``."""
-    if math.isinf(epsilon):
-        return math.inf
-    log_inv_delta = math.log(1.0 / delta)
-    return (math.sqrt(log_inv_delta + epsilon) - math.sqrt(log_inv_delta)) ** 2
+    """The largest ρ whose ρ-zCDP guarantee converts to (ε, δ)-DP by the tight conversion.
+
+    :func:`~dpcondense.privacy.accounting.epsilon_to_zcdp` (Canonne, Kamath & Steinke 2020,
+    Prop. 12); ``inf`` for ``epsilon = inf``.
+    """
+    return math.inf if math.isinf(epsilon) else epsilon_to_zcdp(epsilon, delta)
 
 
 @dataclass
@@ -173,7 +183,7 @@ class DPMarginals(CondensationMethod):
     Attributes
     ----------
     rho_ : float
-        The zCDP budget.
+        The zCDP budget (the tight conversion's inverse at the target (ε, δ)).
     noise_std_ : dict
         ``one_way`` / ``two_way`` Gaussian noise std per cell.
     sensitivity_ : dict
@@ -185,6 +195,7 @@ class DPMarginals(CondensationMethod):
     """
 
     private = True
+    version = 2
 
     def __init__(
         self,
@@ -216,7 +227,9 @@ class DPMarginals(CondensationMethod):
         eps = parse_budget(self.epsilon)
         schema = dataset.schema
         ledger = PrivacyLedger(eps, self.delta, n_public=dataset.n_public)
-        rng_noise, rng_sample = (np.random.default_rng(s) for s in seed_sequence(self.random_state).spawn(2))
+        noise_seed, sample_seed = seed_sequence(self.random_state).spawn(2)
+        # rows are drawn from the released marginals: post-processing, public randomness
+        rng_noise, rng_sample = self._noise_rng(noise_seed), np.random.default_rng(sample_seed)
 
         attrs = public_attributes(schema, int(self.n_bins), int(self.n_time_bins))
         dims = np.array([a.n_cells for a in attrs])
@@ -243,11 +256,12 @@ class DPMarginals(CondensationMethod):
         ledger.spend(
             "mst",
             mechanism="mst: gaussian 1-way marginals + exponential-mechanism spanning tree + gaussian 2-way marginals",
-            epsilon=eps,
+            epsilon=zcdp_to_epsilon(rho, self.delta) if private_run else math.inf,
             delta=self.delta if private_run else 0.0,
             noise_multiplier=noise_multiplier,
             sensitivity=sens_one,
             accountant="zcdp",
+            event=zcdp_event(rho) if private_run else None,
             rho=rho,
             sigma_one_way=sigma_one,
             sigma_two_way=sigma_two,

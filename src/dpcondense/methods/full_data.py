@@ -12,6 +12,8 @@ class FullData(CondensationMethod):
     """Release the real training split unchanged (``size`` is ignored). Never private."""
 
     label = "full data"
+    # 2: the ledger records where the noise came from
+    version = 2
     stochastic = False
     sized = False
 

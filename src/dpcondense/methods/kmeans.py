@@ -8,7 +8,6 @@ counts (it is non-private, so the exact counts are used). The ledger says Îµ = â
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans as _SkKMeans
@@ -36,6 +35,8 @@ class KMeansCentroids(CondensationMethod):
     """
 
     label = "k-means"
+    # 2: the ledger records where the noise came from
+    version = 2
 
     def __init__(
         self,

@@ -46,6 +46,7 @@ from dpcondense.privacy.composition import (
     gaussian_event,
     joint_epsilon,
     laplace_event,
+    pure_event,
     subsampled_gaussian_event,
     zcdp_event,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "gaussian_mechanism_sigma",
     "joint_epsilon",
     "laplace_event",
+    "pure_event",
     "make_dp_event",
     "parse_epsilon",
     "pld_discretization_interval",

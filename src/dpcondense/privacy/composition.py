@@ -51,7 +51,7 @@ from dpcondense.privacy.validation import (
     parse_epsilon,
 )
 
-EventKind = Literal["laplace", "gaussian", "subsampled_gaussian", "zcdp"]
+EventKind = Literal["laplace", "gaussian", "subsampled_gaussian", "zcdp", "pure"]
 
 #: The parameters each event kind carries (and the only keys of its :meth:`PrivacyEvent.to_dict`).
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -59,6 +59,8 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "gaussian": ("noise_multiplier",),
     "subsampled_gaussian": ("noise_multiplier", "sampling_rate", "steps"),
     "zcdp": ("rho",),
+    # any pure epsilon-DP mechanism (e.g. the discrete Laplace count): composed by adding its epsilon
+    "pure": ("epsilon",),
 }
 _PARAMETERS = ("epsilon", "noise_multiplier", "sampling_rate", "steps", "rho")
 
@@ -111,12 +113,12 @@ class PrivacyEvent:
     @property
     def pure(self) -> bool:
         """Whether the event is pure epsilon-DP (Laplace): basic composition bounds it at delta=0."""
-        return self.kind == "laplace"
+        return self.kind in ("laplace", "pure")
 
     @property
     def non_private(self) -> bool:
         """Whether the event carries no guarantee (no noise, or infinite epsilon / rho)."""
-        if self.kind == "laplace":
+        if self.kind in ("laplace", "pure"):
             return math.isinf(self.epsilon)  # type: ignore[arg-type]
         if self.kind == "zcdp":
             return math.isinf(self.rho)  # type: ignore[arg-type]
@@ -127,7 +129,7 @@ class PrivacyEvent:
         """Whether the event releases nothing about the data (infinite noise, or rho = 0)."""
         if self.kind == "zcdp":
             return self.rho == 0
-        return self.kind != "laplace" and math.isinf(self.noise_multiplier)  # type: ignore[arg-type]
+        return self.kind not in ("laplace", "pure") and math.isinf(self.noise_multiplier)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         """``{"kind": ..., <its parameters>}`` (the ledger's serialised form)."""
@@ -158,10 +160,22 @@ class PrivacyEvent:
             return dp_accounting.GaussianDpEvent(self.noise_multiplier)
         if self.kind == "zcdp":
             return dp_accounting.ZCDpEvent(rho=self.rho)
+        if self.kind == "pure":
+            raise PrivacyParameterError("a 'pure' event has no accountant event: joint_epsilon adds its epsilon")
         return make_dp_event(self.noise_multiplier, self.sampling_rate, self.steps)  # type: ignore[arg-type]
 
 
 EventLike = PrivacyEvent | Mapping[str, Any]
+
+
+def pure_event(epsilon: Any) -> PrivacyEvent:
+    """Any pure epsilon-DP mechanism (e.g. the discrete Laplace count): composed by adding epsilon.
+
+    Adding is exact for the worst pure-DP mechanism; it is what the composition uses for events
+    whose privacy loss distribution is not modelled (the discrete Laplace's differs from the
+    continuous one the ``laplace`` kind stands for).
+    """
+    return PrivacyEvent("pure", epsilon=epsilon)
 
 
 def laplace_event(epsilon: Any) -> PrivacyEvent:
@@ -227,7 +241,7 @@ def _merge_gaussians(events: tuple[PrivacyEvent, ...]) -> tuple[PrivacyEvent, ..
 
 def _event_grid(event: PrivacyEvent) -> float:
     """Adaptive PLD grid width of one event (see :func:`pld_discretization_interval`)."""
-    if event.kind == "zcdp":  # no privacy loss distribution (the PLD accountant refuses it)
+    if event.kind in ("zcdp", "pure"):  # no privacy loss distribution (composed otherwise)
         return PLD_MAX_DISCRETIZATION_INTERVAL
     if event.kind == "laplace":  # the privacy loss of Laplace(1/epsilon) lies in [-eps, eps]
         return min(
@@ -250,9 +264,10 @@ def _grid_for(events: tuple[PrivacyEvent, ...], fixed: float | None) -> float:
 def _joint(events: tuple[PrivacyEvent, ...], delta: float, accountant: str, grid: float) -> float:
     if any(e.non_private for e in events):
         return math.inf
-    live = _merge_gaussians(tuple(e for e in events if not e.no_op))
+    added = math.fsum(e.epsilon for e in events if e.kind == "pure")  # type: ignore[misc]
+    live = _merge_gaussians(tuple(e for e in events if not e.no_op and e.kind != "pure"))
     if not live:
-        return 0.0
+        return added
     if accountant == "pld":
         if any(e.kind == "zcdp" for e in live):
             raise PrivacyParameterError(
@@ -261,7 +276,7 @@ def _joint(events: tuple[PrivacyEvent, ...], delta: float, accountant: str, grid
             )
         if len(live) == 1 and live[0].kind == "gaussian":
             # Gaussians alone: the exact closed form, as compute_epsilon does for q = 1.
-            return epsilon_gaussian(live[0].noise_multiplier, delta)  # type: ignore[arg-type]
+            return epsilon_gaussian(live[0].noise_multiplier, delta) + added  # type: ignore[arg-type]
         acc: dp_accounting.PrivacyAccountant = pld_privacy_accountant.PLDAccountant(
             _NEIGHBOURING, value_discretization_interval=grid
         )
@@ -277,7 +292,7 @@ def _joint(events: tuple[PrivacyEvent, ...], delta: float, accountant: str, grid
     if all(e.pure for e in live):
         # pure epsilon-DP events also compose to (sum of epsilons, 0): keep the better bound
         eps = min(eps, math.fsum(e.epsilon for e in live))  # type: ignore[misc]
-    return max(eps, 0.0)
+    return max(eps, 0.0) + added
 
 
 def joint_epsilon(

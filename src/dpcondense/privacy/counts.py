@@ -1,4 +1,11 @@
-"""A differentially private row count (sensitivity 1 under add/remove-one adjacency)."""
+"""A differentially private row count (sensitivity 1 under add/remove-one adjacency).
+
+The default mechanism adds **discrete** Laplace noise (the two-sided geometric mechanism: the
+difference of two geometric draws with success probability 1 − e^(−ε)), an integer, so the
+released count is an integer computed without floating-point noise arithmetic (the textbook
+continuous Laplace sampler leaks through the gaps of its floating-point outputs: Mironov, CCS 2012).
+It is pure ε-DP.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +30,10 @@ def dp_count(
 ) -> tuple[int, dict[str, Any]]:
     """A differentially private count (sensitivity 1 under add/remove-one adjacency).
 
-    Laplace noise of scale ``1/ε`` (pure ε-DP, ``delta`` unused) or Gaussian noise calibrated
-    by the analytic Gaussian mechanism for (ε, δ). The noisy value is rounded and floored at 1
-    (post-processing).
+    ``"laplace"``: discrete Laplace noise with parameter ``e^(−ε)`` (the two-sided geometric
+    mechanism, pure ε-DP, ``delta`` unused; an integer added to an integer). ``"gaussian"``:
+    Gaussian noise calibrated by the analytic Gaussian mechanism for (ε, δ), rounded. The result
+    is floored at 1 (post-processing).
 
     Returns
     -------
@@ -43,7 +51,9 @@ def dp_count(
         raise PrivacyParameterError("dp_count needs a finite epsilon > 0")
     if mechanism == "laplace":
         scale = 1.0 / eps
-        noisy = true_count + rng.laplace(0.0, scale)
+        # two-sided geometric: P(k) ∝ exp(-eps |k|) on the integers
+        p = -math.expm1(-eps)
+        noisy = int(true_count) + int(rng.geometric(p)) - int(rng.geometric(p))
         spent_delta = 0.0
     elif mechanism == "gaussian":
         scale = gaussian_mechanism_sigma(eps, delta, 1.0)
@@ -51,5 +61,6 @@ def dp_count(
         spent_delta = float(delta)
     else:
         raise PrivacyParameterError(f"mechanism must be 'laplace' or 'gaussian', got {mechanism!r}")
-    details = {"mechanism": mechanism, "noise_scale": scale, "sensitivity": 1.0, "epsilon": eps, "delta": spent_delta}
+    name = "discrete laplace" if mechanism == "laplace" else mechanism
+    details = {"mechanism": name, "noise_scale": scale, "sensitivity": 1.0, "epsilon": eps, "delta": spent_delta}
     return max(1, int(round(noisy))), details

@@ -14,9 +14,10 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 from dpcondense.conventions import from_json_number, to_jsonable
+from dpcondense.privacy.randomness import NOISE_MODES, SEEDED_NOTE
 from dpcondense.privacy.composition import EventLike, PrivacyEvent, as_event
 from dpcondense.privacy.composition import joint_epsilon as compose_events
 from dpcondense.privacy.validation import (
@@ -28,6 +29,10 @@ from dpcondense.privacy.validation import (
 
 #: Relative slack when checking a spend against the budget (absorbs float summation error).
 BUDGET_TOLERANCE = 1e-9
+
+Composition = Literal["basic", "pld"]
+#: "basic": the entries' ε's add up; "pld": the entries' events compose jointly (privacy loss distributions)
+COMPOSITIONS: tuple[str, ...] = ("basic", "pld")
 
 
 class PrivacyBudgetExceededError(RuntimeError):
@@ -122,13 +127,21 @@ class PrivacyLedger:
     0.9
     """
 
-    def __init__(self, target_epsilon: Any, delta: float, *, n_public: int | None = None) -> None:
+    def __init__(
+        self, target_epsilon: Any, delta: float, *, n_public: int | None = None, composition: Composition = "basic"
+    ) -> None:
+        if composition not in COMPOSITIONS:
+            raise PrivacyParameterError(f"composition={composition!r} must be one of: {', '.join(COMPOSITIONS)}")
+        #: how the entries add up: "basic" (ε's add) or "pld" (their events compose jointly)
+        self.composition: str = composition
         params = validate_privacy_params(epsilon=target_epsilon, delta=delta, n=n_public)
         self.target_epsilon: float = params["epsilon"]
         self.target_delta: float = params["delta"]
         self.n_public: int | None = params.get("n")
         self._entries: list[LedgerEntry] = []
         self._not_dp_reasons: list[str] = []
+        #: where the noise and sampling came from ("secure" or "seeded"); None when not recorded
+        self.noise: str | None = None
 
     # -- spending -----------------------------------------------------------------------------
 
@@ -184,8 +197,15 @@ class PrivacyLedger:
         d = _as_real(delta, "delta")
         if not 0 <= d <= 1:
             raise PrivacyParameterError(f"delta={delta!r} must satisfy 0 <= delta <= 1")
-        new_eps = self.total_epsilon + eps
+        new_event = None if event is None else as_event(event)
+        if self.composition == "pld" and new_event is None and math.isfinite(self.target_epsilon) and eps > 0:
+            raise PrivacyParameterError(f"a ledger with composition='pld' needs the event of {purpose!r} to compose it")
         new_delta = self.total_delta + d
+        if self.composition == "pld":
+            pending = LedgerEntry(purpose=str(purpose), mechanism=str(mechanism), epsilon=eps, delta=d, event=new_event)
+            new_eps = self._composed([*self._entries, pending])
+        else:
+            new_eps = self.total_epsilon + eps
         if new_eps > self.target_epsilon * (1 + BUDGET_TOLERANCE) + BUDGET_TOLERANCE:
             raise PrivacyBudgetExceededError(
                 f"spending epsilon={_fmt(eps)} on {purpose!r} would bring the total to "
@@ -209,7 +229,7 @@ class PrivacyLedger:
             accountant=accountant,
             sensitivity=None if sensitivity is None else float(sensitivity),
             extra=dict(extra),
-            event=None if event is None else as_event(event),
+            event=new_event,
         )
         self._entries.append(entry)
         return entry
@@ -224,6 +244,23 @@ class PrivacyLedger:
         """
         self._not_dp_reasons.append(str(reason))
 
+    def record_noise(self, mode: str) -> None:
+        """Record where the mechanisms' noise and sampling came from (``"secure"`` or ``"seeded"``).
+
+        Raises
+        ------
+        ValueError
+            If ``mode`` is not one of :data:`~dpcondense.privacy.randomness.NOISE_MODES`.
+        """
+        if mode not in NOISE_MODES:
+            raise ValueError(f"noise={mode!r} must be one of: {', '.join(NOISE_MODES)}")
+        self.noise = mode
+
+    @property
+    def release_grade(self) -> bool:
+        """DP and with secret noise: a release that may leave the machine."""
+        return self.private and self.noise == "secure"
+
     # -- totals -------------------------------------------------------------------------------
 
     @property
@@ -233,7 +270,14 @@ class PrivacyLedger:
 
     @property
     def total_epsilon(self) -> float:
-        """Sum of the entries' epsilons (basic composition)."""
+        """The run's ε: the entries composed as the ledger says (summed, or jointly with PLD)."""
+        if self.composition == "pld":
+            return self._composed(self._entries)
+        return self.basic_epsilon
+
+    @property
+    def basic_epsilon(self) -> float:
+        """Sum of the entries' epsilons (basic composition: an upper bound on the joint ε)."""
         return math.fsum(e.epsilon for e in self._entries) if self._entries else 0.0
 
     @property
@@ -249,25 +293,29 @@ class PrivacyLedger:
         privacy loss distributions (:func:`~dpcondense.privacy.composition.joint_epsilon`) at
         the sum of their deltas. Entries without an event, and zCDP events (which PLD cannot
         compose), fall back to basic composition: their recorded epsilons are added. Never
-        more than :attr:`total_epsilon` (both bounds hold at ``total_delta``; the smaller is
+        more than :attr:`basic_epsilon` (both bounds hold at ``total_delta``; the smaller is
         returned), and equal to it when no entry has an event.
         """
+        return self._composed(self._entries)
+
+    def _composed(self, entries: Sequence[LedgerEntry]) -> float:
         composed: list[LedgerEntry] = []
         added: list[float] = []
-        for e in self._entries:
+        for e in entries:
             if e.event is not None and e.event.kind != "zcdp":
                 composed.append(e)
             else:
                 added.append(e.epsilon)
+        basic = math.fsum(e.epsilon for e in entries) if entries else 0.0
         if not composed:
-            return self.total_epsilon
+            return basic
         delta = math.fsum(e.delta for e in composed)
         if delta == 0 or delta >= 1:
             # at delta = 0 only pure events compose (and then by summing); delta >= 1 is vacuous
             joint = math.fsum(e.epsilon for e in composed)
         else:
             joint = compose_events([e.event for e in composed], delta)  # type: ignore[misc]
-        return min(self.total_epsilon, joint + math.fsum(added))
+        return min(basic, joint + math.fsum(added))
 
     @property
     def remaining_epsilon(self) -> float:
@@ -301,7 +349,8 @@ class PrivacyLedger:
             )
         if self._not_dp_reasons:
             return "not DP: " + "; ".join(self._not_dp_reasons)
-        return f"({_fmt(self.total_epsilon)}, {_fmt(self.target_delta)})-DP"
+        guarantee = f"({_fmt(self.total_epsilon)}, {_fmt(self.target_delta)})-DP"
+        return f"{guarantee}; {SEEDED_NOTE}" if self.noise == "seeded" else guarantee
 
     def main_entry(self) -> LedgerEntry | None:
         """The entry with the largest epsilon (the first one on ties), or None if empty."""
@@ -335,11 +384,13 @@ class PrivacyLedger:
             "steps": main.steps if main else None,
             "accountant": main.accountant if main else None,
             "n_public": self.n_public,
-            "composition": "basic",
+            "composition": self.composition,
+            **({"basic_epsilon": self.basic_epsilon} if self.composition == "pld" else {}),
             "private": self.private,
             "label": self.label,
             "not_dp_reasons": list(self._not_dp_reasons),
             "entries": [e.to_dict() for e in self._entries],
+            **({"noise": self.noise, "release_grade": self.release_grade} if self.noise is not None else {}),
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -373,6 +424,7 @@ class PrivacyLedger:
             from_json_number(data["target_epsilon"]),
             from_json_number(data["delta"]),
             n_public=data.get("n_public"),
+            composition=data.get("composition", "basic"),
         )
         for raw in data.get("entries", []):
             entry = LedgerEntry.from_dict(raw)
@@ -391,6 +443,8 @@ class PrivacyLedger:
             )
         for reason in data.get("not_dp_reasons", []):
             ledger.mark_not_dp(reason)
+        if data.get("noise") is not None:
+            ledger.record_noise(data["noise"])
         return ledger
 
     @classmethod

@@ -12,7 +12,10 @@ One step:
 Privacy: each step is a Poisson-subsampled Gaussian mechanism with L2 sensitivity ``C`` on the
 sum of clipped per-example vectors (add/remove-one adjacency); everything else — directions,
 initial rows, model seeds, the fits themselves, the optimiser — is post-processing of public
-randomness and previous noisy outputs. σ is calibrated so that T composed steps meet (ε, δ).
+randomness and previous noisy outputs. σ is calibrated so that the T steps, composed jointly
+(privacy loss distributions) with the run's other mechanisms — the ``dp_mean`` start, the label
+teacher and any prior spend such as a DP row count — meet (ε, δ) (``accounting="joint"``), or,
+with ``accounting="split"``, so that the steps alone meet what the others' shares leave.
 
 Modules, each importing only the ones before it:
 

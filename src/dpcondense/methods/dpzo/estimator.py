@@ -1,5 +1,8 @@
 """The DP-ZO estimator: parameter checks, the budget plan, the start, the ZO steps and the release.
 
+The ledger composes the run's mechanisms — prior spends, the ``dp_mean`` start, the label teacher
+and the T steps — jointly (privacy loss distributions) unless ``accounting="split"``.
+
 Reads no real row itself: every access goes through :mod:`~dpcondense.methods.dpzo.primitives`.
 """
 
@@ -27,23 +30,35 @@ from dpcondense.methods.dpzo.labels import (
     resolve_labels,
 )
 from dpcondense.methods.dpzo.optimiser import (
+    ACCOUNTING_MODES,
+    Accounting,
     BudgetPlan,
     CandidateFitter,
     ZORun,
     make_loss_fn,
     make_optimiser,
+    open_ledger,
     plan_budget,
+    record_steps,
     zo_step,
 )
 from dpcondense.methods.dpzo.primitives import (
     ClipMode,
     PrivateRows,
     _exact_means,
+    class_means_sensitivity,
     privatized_class_means,
     real_row_start,
+    teacher_sensitivity,
 )
 from dpcondense.models.base import MODELS
-from dpcondense.privacy import PrivacyLedger, PrivacyParameterError, parse_epsilon, validate_privacy_params
+from dpcondense.privacy import (
+    PrivacyLedger,
+    PrivacyParameterError,
+    gaussian_event,
+    parse_epsilon,
+    validate_privacy_params,
+)
 
 
 @register_method("dpzo")
@@ -79,7 +94,7 @@ class DPZOCondenser(CondensationMethod):
         starts from them plus public noise of scale ``init_spread``; ``real_rows`` (ε = ∞ only)
         starts from real training rows and is labelled so in the ledger.
     init_budget_share : float
-        Share of ε and δ spent on the ``dp_mean`` start (the rest goes to the ZO steps).
+        Share of ε and δ that calibrates the ``dp_mean`` start's noise (the steps: ``accounting``).
     init_spread : float
         Std of the public Gaussian noise around the DP means (model-space units).
     init_clip : float
@@ -106,7 +121,7 @@ class DPZOCondenser(CondensationMethod):
         ``soft``: the logits are optimised as ``z / label_scale``, so a perturbation of radius
         ``mu`` moves a logit by ``label_scale * mu`` (and a step by ``label_scale * lr``).
     teacher_budget_share : float
-        ``teacher``: share of ε and δ spent on the DP logistic-regression teacher.
+        ``teacher``: share of ε and δ that calibrates the DP logistic-regression teacher's noise.
     teacher_regularization : float
         ``teacher``: L2 strength Λ of the teacher's summed objective (sensitivity ``L / Λ``).
     class_balance : bool
@@ -116,6 +131,13 @@ class DPZOCondenser(CondensationMethod):
     event_policy : {"all_events", "fraction"}
         Survival: every synthetic row is an event, or ``event_fraction`` of them are.
     accountant : {"pld", "rdp"}
+        The accountant of the steps' calibration.
+    accounting : {"joint", "split"}
+        How the run's mechanisms share (ε, δ). ``joint`` (default): the ``dp_mean`` start and the
+        teacher keep their shares' noise; the steps' σ is calibrated so that every mechanism of
+        the run (prior spends included) composed with privacy loss distributions meets ε at the
+        run's δ, and the ledger totals them so (``composition="pld"``). ``split``: basic
+        composition, the steps get what the shares leave (the ablation of the joint accounting).
     objective_weight : float
         Weight of the private objective coordinate (0 disables the objective estimate).
     n_public : int, optional
@@ -135,6 +157,8 @@ class DPZOCondenser(CondensationMethod):
     """
 
     private = True
+    version = 2
+    joint_accounting = True
 
     def __init__(
         self,
@@ -162,6 +186,7 @@ class DPZOCondenser(CondensationMethod):
         event_policy: Literal["all_events", "fraction"] = "all_events",
         event_fraction: float = 1.0,
         accountant: Literal["pld", "rdp"] = "pld",
+        accounting: Accounting = "joint",
         objective_weight: float = 0.1,
         n_public: int | None = None,
         progress: bool = False,
@@ -192,6 +217,7 @@ class DPZOCondenser(CondensationMethod):
         self.event_policy = event_policy
         self.event_fraction = event_fraction
         self.accountant = accountant
+        self.accounting = accounting
         self.objective_weight = objective_weight
         self.n_public = n_public
         self.progress = progress
@@ -248,6 +274,7 @@ class DPZOCondenser(CondensationMethod):
             raise ValueError(f"bagging must be an integer >= 1, got {self.bagging}")
         _check_choice("event_policy", self.event_policy, ("all_events", "fraction"))
         _check_choice("accountant", self.accountant, ("pld", "rdp"))
+        _check_choice("accounting", self.accounting, ACCOUNTING_MODES)
         if not (int(self.directions) >= 1):
             raise ValueError(f"directions must be an integer >= 1, got {self.directions}")
         if not (self.mu > 0):
@@ -283,10 +310,10 @@ class DPZOCondenser(CondensationMethod):
         encoder = dataset.encoder()
         rng_public, rng_sample, rng_noise = self._streams()
 
-        ledger = PrivacyLedger(eps, self.delta, n_public=n)
+        ledger = open_ledger(eps, self.delta, n=n, accounting=self.accounting, prior=self.prior)
         self.labels_ = resolve_labels(self.labels, self.model, task)
         soft, teacher = self.labels_ == "soft", self.labels_ == "teacher"
-        plan = self._plan_budget(eps, q, n, teacher, ledger)
+        plan = self._plan_budget(eps, q, n, teacher, encoder, schema)
 
         targets = public_targets(task, schema, self.size, m, self.event_policy, self.event_fraction)
         private = PrivateRows(dataset)
@@ -302,6 +329,10 @@ class DPZOCondenser(CondensationMethod):
                 private, schema, float(self.teacher_regularization), budget=plan.teacher if plan.private else None,
                 noise_rng=rng_noise, disable_noise=self._unsafe_disable_noise, ledger=ledger,
             )
+        record_steps(ledger, plan, steps=int(self.steps), directions=int(self.directions),
+                     accountant=self.accountant, init=self.init)
+        if self._unsafe_disable_noise:  # test-only broken mechanism: the ledger keeps its claim
+            plan.sigma, plan.clip = 0.0, math.inf
         run = ZORun(
             plan=plan,
             private=private,
@@ -336,22 +367,30 @@ class DPZOCondenser(CondensationMethod):
     def _streams(self) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
         """Independent streams: public (init, directions, model seeds), sampling, noise."""
         root = seed_sequence(self.random_state)
-        rng_public, rng_sample, rng_noise = (np.random.default_rng(s) for s in root.spawn(3))
+        public_seed, sample_seed, noise_seed = root.spawn(3)
+        # Poisson sampling and noise are the mechanism's: secret unless in the seeded benchmark mode
+        rng_public, rng_sample, rng_noise = (
+            np.random.default_rng(public_seed), self._noise_rng(sample_seed), self._noise_rng(noise_seed)
+        )
         if self.public_seed is not None:
             rng_public = np.random.default_rng(np.random.SeedSequence(int(self.public_seed)).spawn(1)[0])
         return rng_public, rng_sample, rng_noise
 
-    def _plan_budget(self, eps: float, q: float, n: int, teacher: bool, ledger: PrivacyLedger) -> BudgetPlan:
-        """Split (ε, δ) between the ``dp_mean`` start, the teacher and the steps; record the steps."""
-        shares = {}
+    def _plan_budget(
+        self, eps: float, q: float, n: int, teacher: bool, encoder: Encoder, schema: Schema
+    ) -> BudgetPlan:
+        """Share (ε, δ) between the ``dp_mean`` start, the teacher and the steps (public numbers only)."""
+        shares, sensitivities = {}, {}
         if self.init == "dp_mean":
             shares["init"] = float(self.init_budget_share)
+            sensitivities["init"] = class_means_sensitivity(encoder.lower_, encoder.upper_, float(self.init_clip))
         if teacher:
             shares["teacher"] = float(self.teacher_budget_share)
+            sensitivities["teacher"] = teacher_sensitivity(schema, float(self.teacher_regularization))
         return plan_budget(
-            ledger, epsilon=eps, delta=self.delta, sampling_rate=q, n=n, steps=int(self.steps),
-            directions=int(self.directions), clip=self.clip, accountant=self.accountant, init=self.init,
-            shares=shares, disable_noise=self._unsafe_disable_noise,
+            epsilon=eps, delta=self.delta, sampling_rate=q, n=n, steps=int(self.steps), clip=self.clip,
+            accountant=self.accountant, accounting=self.accounting, shares=shares, sensitivities=sensitivities,
+            prior=self.prior,
         )
 
     def _start(
@@ -408,6 +447,7 @@ class DPZOCondenser(CondensationMethod):
                 delta=delta_init,
                 noise_multiplier=sigma_init / sens,
                 sensitivity=sens,
+                event=gaussian_event(sigma_init / sens),
             )
             if self._unsafe_disable_noise:  # test-only: exact means, the ledger keeps its claim
                 sums, counts = _exact_means(private, feat_lo, feat_hi)

@@ -21,7 +21,7 @@ from dpcondense.data.schema import Schema
 from dpcondense.methods.base import balanced_labels
 from dpcondense.methods.dpzo.primitives import PrivateRows, privatized_teacher
 from dpcondense.models.base import MODELS
-from dpcondense.privacy import PrivacyLedger
+from dpcondense.privacy import PrivacyLedger, gaussian_event
 
 #: soft labels: bound of the learned label logits (label probabilities stay in [0.018, 0.982])
 LOGIT_BOUND = 4.0
@@ -122,6 +122,7 @@ def fit_teacher(
         noise_multiplier=sigma / sensitivity,
         sensitivity=sensitivity,
         regularization=regularization,
+        event=gaussian_event(sigma / sensitivity),
     )
     return teacher
 

@@ -8,6 +8,10 @@ One step (:func:`zo_step`):
    clips each patient's K two-point loss differences to norm ``C``, sums, adds ``N(0, σ²C²)``.
 4. ``grad = (1 / (K q n)) Σ_k G_k u_k``; an Adam (or SGD) step; projection onto the public box.
 
+The budget plan (:func:`plan_budget`) gives the ``dp_mean`` start and the label teacher their
+shares of (ε, δ) and calibrates the steps' σ: jointly (the default: every mechanism of the run,
+prior spends included, composed with privacy loss distributions meets ε) or by basic composition.
+
 Everything here is a function of public numbers, public randomness and the synthetic parameters;
 real rows enter only inside the privatised primitives.
 """
@@ -16,8 +20,9 @@ from __future__ import annotations
 
 import math
 import time as _time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -25,7 +30,19 @@ from dpcondense.methods.dpzo.labels import PublicTargets, _soft_rows, _teacher_r
 from dpcondense.methods.dpzo.primitives import ClipMode, PrivateRows, privatized_zo_sum
 from dpcondense.models import make_model
 from dpcondense.models.base import classification_loss, survival_loss
-from dpcondense.privacy import PrivacyLedger, calibrate_noise_multiplier, compute_epsilon, split_budget
+from dpcondense.privacy import (
+    LedgerEntry,
+    PrivacyEvent,
+    PrivacyLedger,
+    PrivacyParameterError,
+    calibrate_joint,
+    calibrate_noise_multiplier,
+    compute_epsilon,
+    gaussian_event,
+    gaussian_mechanism_sigma,
+    split_budget,
+    subsampled_gaussian_event,
+)
 
 
 # ------------------------------------------------------------------------------ optimisers
@@ -66,8 +83,12 @@ def make_optimiser(name: str, lr: float) -> _Adam | _SGD:
     return _Adam(lr) if name == "adam" else _SGD(lr)
 
 
-# ----------------------------------------------------------------------- noise calibration
+# ----------------------------------------------------------------------- the budget plan
 
+#: how the run's mechanisms share (ε, δ): "joint" composes them with privacy loss distributions
+#: (the steps get what the others leave); "split" adds their ε's (basic composition)
+ACCOUNTING_MODES: tuple[str, ...] = ("joint", "split")
+Accounting = Literal["joint", "split"]
 
 _CALIBRATION_CACHE: dict[tuple, float] = {}
 
@@ -80,12 +101,25 @@ def _calibrate_cached(epsilon: float, delta: float, q: float, steps: int, accoun
     return _CALIBRATION_CACHE[key]
 
 
+def _calibrate_joint_cached(
+    fixed: tuple[PrivacyEvent, ...], delta: float, epsilon: float, q: float, steps: int, accountant: str
+) -> float:
+    """The steps' σ that brings ``fixed`` plus the steps to ε at δ (public numbers; cached)."""
+    key = ("joint", fixed, float(delta), float(epsilon), float(q), int(steps), accountant)
+    if key not in _CALIBRATION_CACHE:
+        _CALIBRATION_CACHE[key] = calibrate_joint(
+            fixed, delta, epsilon, sampling_rate=q, steps=steps, accountant=accountant
+        ).noise_multiplier
+    return _CALIBRATION_CACHE[key]
+
+
 @dataclass
 class BudgetPlan:
     """The public numbers of a run, fixed before any real row is read.
 
     ``init`` and ``teacher`` are the (ε, δ) shares of the ``dp_mean`` start and the label teacher
-    (``None`` when unused or when the run is not private); ``sigma`` and ``clip`` drive the steps.
+    (``None`` when unused or when the run is not private); ``sigma`` and ``clip`` drive the steps,
+    whose ledger entry carries δ ``steps_delta``.
     """
 
     epsilon: float
@@ -95,34 +129,108 @@ class BudgetPlan:
     clip: float
     init: tuple[float, float] | None = None
     teacher: tuple[float, float] | None = None
+    steps_delta: float = 0.0
 
     @property
     def private(self) -> bool:
         return math.isfinite(self.epsilon)
 
 
+def open_ledger(
+    epsilon: float, delta: float, *, n: int, accounting: str, prior: Sequence[LedgerEntry] = ()
+) -> PrivacyLedger:
+    """The run's ledger, starting with the ``prior`` spends made on the same rows before the method.
+
+    ``accounting="joint"`` (private runs) composes the entries' events jointly (``"pld"``); else
+    the entries' ε's add up.
+    """
+    composition = "pld" if accounting == "joint" and math.isfinite(epsilon) else "basic"
+    blind = [e.purpose for e in prior if e.event is None]
+    if composition == "pld" and blind:
+        raise PrivacyParameterError(
+            f"prior spends {blind} carry no event: accounting='joint' composes every mechanism of the run, so "
+            "each needs its event (e.g. pure_event(epsilon) for a discrete Laplace count); or set accounting='split'"
+        )
+    ledger = PrivacyLedger(epsilon, delta, n_public=n, composition=composition)
+    for e in prior:
+        ledger.spend(
+            e.purpose, mechanism=e.mechanism, epsilon=e.epsilon, delta=e.delta, noise_multiplier=e.noise_multiplier,
+            sampling_rate=e.sampling_rate, steps=e.steps, accountant=e.accountant, sensitivity=e.sensitivity,
+            event=e.event, **e.extra,
+        )
+    return ledger
+
+
+def _shares(
+    epsilon: float, delta: float, prior: Sequence[LedgerEntry], shares: dict[str, float]
+) -> dict[str, tuple[float, float]]:
+    """(ε, δ) of each share of what the prior spends leave (their ε's and δ's subtracted); the rest → steps."""
+    eps_left = epsilon - math.fsum(e.epsilon for e in prior)
+    delta_left = delta - math.fsum(e.delta for e in prior)
+    if not (eps_left > 0 and delta_left > 0):
+        raise PrivacyParameterError(
+            f"the prior spends (epsilon={epsilon - eps_left:g}, delta={delta - delta_left:g}) leave nothing of the "
+            f"run's budget (epsilon={epsilon:g}, delta={delta:g})"
+        )
+    if not shares:
+        return {"steps": (eps_left, delta_left)}
+    return split_budget(eps_left, delta_left, {**shares, "steps": 1.0 - sum(shares.values())})
+
+
+def gaussian_multiplier(epsilon: float, delta: float, sensitivity: float) -> float:
+    """Noise std / sensitivity of an (ε, δ) analytic Gaussian release, as its mechanism computes it."""
+    return gaussian_mechanism_sigma(epsilon, delta, sensitivity) / sensitivity
+
+
 def plan_budget(
-    ledger: PrivacyLedger,
     *,
     epsilon: float,
     delta: float,
     sampling_rate: float,
     n: int,
     steps: int,
-    directions: int,
     clip: float,
     accountant: str,
-    init: str,
+    accounting: str,
     shares: dict[str, float],
-    disable_noise: bool,
+    sensitivities: dict[str, float],
+    prior: Sequence[LedgerEntry] = (),
 ) -> BudgetPlan:
-    """Split (ε, δ) by ``shares`` (``init`` / ``teacher``; the rest pays for the steps), calibrate σ.
+    """Share (ε, δ) between the one-shot releases and the steps; calibrate the steps' σ.
 
-    Records the steps on ``ledger`` (at ε = ∞: no clipping, no noise). ``disable_noise`` is the
-    test-only broken mechanism: the ledger still claims the calibrated ε.
+    Each of ``shares`` (``init`` / ``teacher``) gets its share of what ``prior`` leaves, and its
+    Gaussian noise is calibrated from it alone. ``accounting="split"`` gives the steps the rest
+    (basic composition). ``"joint"`` calibrates the steps' σ so that the prior events, those
+    releases (:func:`gaussian_multiplier` at ``sensitivities``) and the T steps compose to ε at
+    the run's δ (the sum of every entry's δ): the steps get what the others leave.
     """
-    q, T = sampling_rate, steps
+    q = sampling_rate
     if not math.isfinite(epsilon):
+        return BudgetPlan(epsilon, q, n, sigma=0.0, clip=math.inf)
+    budget = _shares(epsilon, delta, prior, shares)
+    eps_steps, delta_steps = budget["steps"]
+    if accounting == "split":
+        sigma = _calibrate_cached(eps_steps, delta_steps, q, steps, accountant)
+    else:
+        releases = tuple(gaussian_event(gaussian_multiplier(*budget[k], sensitivities[k])) for k in shares)
+        fixed = tuple(e.event for e in prior) + releases  # the ledger's order
+        run_delta = math.fsum([*(e.delta for e in prior), *(d for _, d in budget.values())])
+        sigma = _calibrate_joint_cached(fixed, run_delta, epsilon, q, steps, accountant)  # type: ignore[arg-type]
+    return BudgetPlan(
+        epsilon, q, n, sigma=sigma, clip=float(clip), init=budget.get("init"), teacher=budget.get("teacher"),
+        steps_delta=delta_steps,
+    )
+
+
+def record_steps(
+    ledger: PrivacyLedger, plan: BudgetPlan, *, steps: int, directions: int, accountant: str, init: str
+) -> None:
+    """Record the T steps on ``ledger`` (at ε = ∞: no clipping, no noise).
+
+    The entry's ε is the steps' own at their δ share; the run's ε is the ledger's composition.
+    """
+    q = plan.sampling_rate
+    if not plan.private:
         ledger.spend(
             "dpzo_steps",
             mechanism="none (epsilon=inf: no clipping, no noise)",
@@ -130,36 +238,25 @@ def plan_budget(
             delta=0.0,
             noise_multiplier=0.0,
             sampling_rate=q,
-            steps=T,
+            steps=steps,
             accountant=accountant,
             init=init,
         )
-        plan = BudgetPlan(epsilon, q, n, sigma=0.0, clip=math.inf)
-    else:
-        budget = {"steps": (epsilon, delta)}
-        if shares:
-            budget = split_budget(epsilon, delta, {**shares, "steps": 1.0 - sum(shares.values())})
-        eps_steps, delta_steps = budget["steps"]
-        sigma = _calibrate_cached(eps_steps, delta_steps, q, T, accountant)
-        ledger.spend(
-            "dpzo_steps",
-            mechanism="poisson_subsampled_gaussian",
-            epsilon=compute_epsilon(sigma, q, T, delta_steps, accountant=accountant),
-            delta=delta_steps,
-            noise_multiplier=sigma,
-            sampling_rate=q,
-            steps=T,
-            accountant=accountant,
-            sensitivity=clip,
-            clip=clip,
-            directions=directions,
-        )
-        plan = BudgetPlan(
-            epsilon, q, n, sigma=sigma, clip=float(clip), init=budget.get("init"), teacher=budget.get("teacher")
-        )
-    if disable_noise:
-        plan.sigma, plan.clip = 0.0, math.inf
-    return plan
+        return
+    ledger.spend(
+        "dpzo_steps",
+        mechanism="poisson_subsampled_gaussian",
+        epsilon=compute_epsilon(plan.sigma, q, steps, plan.steps_delta, accountant=accountant),
+        delta=plan.steps_delta,
+        noise_multiplier=plan.sigma,
+        sampling_rate=q,
+        steps=steps,
+        accountant=accountant,
+        sensitivity=plan.clip,
+        clip=plan.clip,
+        directions=directions,
+        event=subsampled_gaussian_event(plan.sigma, q, steps),
+    )
 
 
 # ------------------------------------------------------------------- candidate-set fitting

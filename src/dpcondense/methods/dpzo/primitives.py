@@ -163,6 +163,21 @@ def privatized_zo_sum(
     return total
 
 
+def _means_radius(lower: np.ndarray, upper: np.ndarray, row_clip: float) -> float:
+    """``row_clip`` times the largest L2 norm of a row in the public box ``[lower, upper]``."""
+    return float(row_clip) * float(np.linalg.norm(np.maximum(np.abs(lower), np.abs(upper))))
+
+
+def class_means_sensitivity(lower: np.ndarray, upper: np.ndarray, row_clip: float = 1.0) -> float:
+    """L2 sensitivity of :func:`privatized_class_means` (public: the box and ``row_clip`` only)."""
+    return _means_radius(lower, upper, row_clip) * math.sqrt(2.0)
+
+
+def teacher_sensitivity(schema: Schema, regularization: float) -> float:
+    """L2 sensitivity ``L / Λ`` of :func:`privatized_teacher`'s weights (public: the schema only)."""
+    return feature_norm_bound(schema) / regularization
+
+
 def privatized_class_means(
     private: PrivateRows,
     lower: np.ndarray,
@@ -185,10 +200,10 @@ def privatized_class_means(
     X, targets = _all_rows(private)
     strata = _strata(targets)
     X = np.clip(X, lower, upper)
-    radius = float(row_clip) * float(np.linalg.norm(np.maximum(np.abs(lower), np.abs(upper))))
+    radius = _means_radius(lower, upper, row_clip)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     X = X * np.minimum(1.0, radius / np.maximum(norms, 1e-300))
-    sensitivity = radius * math.sqrt(2.0)
+    sensitivity = class_means_sensitivity(lower, upper, row_clip)
     sigma = gaussian_mechanism_sigma(epsilon, delta, sensitivity)
     sums = np.stack([X[strata == c].sum(axis=0) for c in (0, 1)])
     counts = np.array([(strata == c).sum() for c in (0, 1)], dtype=float) * radius
@@ -217,7 +232,7 @@ def privatized_teacher(
     """
     X, targets = _all_rows(private)
     bound = feature_norm_bound(schema)
-    sensitivity = bound / regularization
+    sensitivity = teacher_sensitivity(schema, regularization)
     weights = _fit_logistic(X, np.asarray(targets["y"], dtype=np.int64), regularization, bound)
     sigma = gaussian_mechanism_sigma(epsilon, delta, sensitivity) if math.isfinite(epsilon) else 0.0
     if sigma > 0 and not disable_noise:
@@ -258,10 +273,12 @@ __all__ = [
     "ClipMode",
     "LOSS_MAX",
     "PrivateRows",
+    "class_means_sensitivity",
     "clipped_sum",
     "per_example_vectors",
     "privatized_class_means",
     "privatized_teacher",
     "privatized_zo_sum",
     "real_row_start",
+    "teacher_sensitivity",
 ]

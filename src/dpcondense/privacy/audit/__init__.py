@@ -22,16 +22,16 @@ certify (perfect separation) is :func:`max_certifiable_epsilon`, reported as the
 
 Design choices:
 
-- **Audit rows**: ``n_rows`` (default 50) rows drawn, stratified and seeded, from the training
+- **Audit rows**: ``n_rows`` (default 200) rows drawn, stratified and seeded, from the training
   split, with the same public ``n`` in both worlds; per-run settings are small
-  (:data:`AUDIT_METHOD_DEFAULTS`): the audit is about the mechanism. With the default batch size
-  every row is in every batch (q = 1): no amplification by subsampling to hide behind.
+  (:data:`AUDIT_METHOD_DEFAULTS`): the audit is about the mechanism. DP-ZO's default batch of 64
+  is then a Poisson rate q = 0.32, so subsampling is part of what is audited (with
+  ``n_rows <= 64`` every row is in every batch, q = 1).
 - **Public randomness fixed** (default, for methods that take ``public_seed``, e.g. DP-ZO):
   initial rows, directions and model seeds are the same in every run; Poisson sampling and noise
   are fresh. DP-ZO's privacy argument holds for every fixed value of its public randomness, so
   this is a valid audit against a stronger attacker who knows it — and it removes the run-to-run
-  variance that would otherwise hide the canary. With noise disabled, every IN release is then
-  identical, every OUT release too, and any canary influence separates them perfectly.
+  variance that would otherwise hide the canary.
 - **Canary** (:func:`craft_canary`): a corner of the public domain where the audit rows are not —
   each numeric feature at its bound farther from the rows' mean, binary and categorical
   features at their rarest value, missing where the rows are mostly observed — with the rarer
@@ -47,8 +47,25 @@ Design choices:
   training rows and to an equally large held-out set; medians over all released rows and runs.
   Releases much closer to training rows than to held-out rows would be copying patients.
 
+**White-box audit of DP-ZO** (:mod:`~dpcondense.privacy.audit.whitebox`). The black-box bound
+above cannot certify more than :func:`max_certifiable_epsilon` of its trial count (≈ 2.3 with 100
+runs) and, on a subsampled, noisy mechanism, its attack is weak. So every DP-ZO run is also
+tapped: each step is replayed without noise on the same batch, and ``release − exact sum``
+must have the ledger's scale σ·C (a χ² test; halved noise fails it in one run); batch sizes and
+per-row inclusion counts must match Binomial(n, q) for the ledger's q; the σ, C, q the steps
+were called with must be the ledger's; and each run releases sums over Dirac **gradient
+canaries** (each included with probability 1/2, a full-norm vector in a coordinate of its own)
+with the step's own parameters and generators, scored by the claimed mechanism's likelihood
+ratio and turned into an ε lower bound by the one-run analysis of Steinke, Nasr & Jagielski
+(2023) (:mod:`~dpcondense.privacy.audit.one_run`). :func:`run_whitebox_audit` runs only this
+part, with many canaries per run.
+
 Modules: :mod:`~dpcondense.privacy.audit.attack` (the canary, its score, the thresholds, the
-bound, DCR) and :mod:`~dpcondense.privacy.audit.runner` (:func:`run_audit` and its result). This package runs
+bound, DCR), :mod:`~dpcondense.privacy.audit.one_run` (the one-run bound),
+:mod:`~dpcondense.privacy.audit.whitebox` (the tap, the gradient canaries and the checks),
+:mod:`~dpcondense.privacy.audit.runner` (:func:`run_audit` and its result),
+:mod:`~dpcondense.privacy.audit.whitebox_runner` (:func:`run_whitebox_audit`) and
+:mod:`~dpcondense.privacy.audit.mutants` (deliberately broken DP-ZO for tests). This package runs
 condensation methods, which import :mod:`dpcondense.privacy`, so ``dpcondense.privacy`` does not
 import it: ``import dpcondense.privacy.audit`` explicitly.
 """
@@ -70,17 +87,73 @@ from dpcondense.privacy.audit.attack import (
     guesses,
     max_certifiable_epsilon,
 )
-from dpcondense.privacy.audit.runner import AUDIT_METHOD_DEFAULTS, AuditResult, audit_data, run_audit
+from dpcondense.privacy.audit.one_run import (
+    OneRunBound,
+    one_run_bound,
+    one_run_epsilon_lower_bound,
+    one_run_guesses,
+    one_run_p_value,
+)
+from dpcondense.privacy.audit.runner import (
+    AUDIT_CANARIES,
+    AUDIT_METHOD_DEFAULTS,
+    AuditResult,
+    run_audit,
+)
+from dpcondense.privacy.audit.whitebox import (
+    GradientCanaries,
+    NoiseCheck,
+    ParameterCheck,
+    SamplingCheck,
+    StepClaim,
+    WhiteboxAccumulator,
+    WhiteboxResult,
+    ZOStepTap,
+    canary_scores,
+    noise_check,
+    parameter_check,
+    sampling_check,
+    tapped_fit,
+)
+from dpcondense.privacy.audit.whitebox_runner import (
+    WHITEBOX_METHOD_DEFAULTS,
+    WhiteboxAudit,
+    run_whitebox_audit,
+)
+from dpcondense.privacy.audit.worlds import (
+    AUDIT_ROWS,
+    AuditWorlds,
+    audit_data,
+    audit_dataset,
+    audit_worlds,
+)
 
 __all__ = [
+    "AUDIT_CANARIES",
     "AUDIT_METHOD_DEFAULTS",
-    "AuditResult",
+    "AUDIT_ROWS",
     "STATISTICS",
     "THRESHOLD_RULES",
+    "WHITEBOX_METHOD_DEFAULTS",
+    "AuditResult",
+    "AuditWorlds",
+    "GradientCanaries",
+    "NoiseCheck",
+    "OneRunBound",
+    "ParameterCheck",
+    "SamplingCheck",
     "Statistic",
+    "StepClaim",
     "ThresholdRule",
+    "WhiteboxAccumulator",
+    "WhiteboxAudit",
+    "WhiteboxResult",
+    "ZOStepTap",
     "audit_data",
+    "audit_dataset",
+    "audit_worlds",
     "canary_score",
+    "canary_scores",
     "choose_threshold",
     "clopper_pearson",
     "craft_canary",
@@ -89,5 +162,14 @@ __all__ = [
     "fixed_threshold",
     "guesses",
     "max_certifiable_epsilon",
+    "noise_check",
+    "one_run_bound",
+    "one_run_epsilon_lower_bound",
+    "one_run_guesses",
+    "one_run_p_value",
+    "parameter_check",
     "run_audit",
+    "run_whitebox_audit",
+    "sampling_check",
+    "tapped_fit",
 ]

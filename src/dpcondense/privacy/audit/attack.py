@@ -64,8 +64,8 @@ def epsilon_lower_bound(
     ``max(log((TPR_lo − δ)/FPR_hi), log((1 − FPR_hi − δ)/(1 − TPR_lo)))``, each term only where
     its numerator and denominator are positive.
     """
-    tpr_lo, tpr_hi = clopper_pearson(true_positives, n_members, confidence=confidence)
-    fpr_lo, fpr_hi = clopper_pearson(false_positives, n_non_members, confidence=confidence)
+    tpr_lo, _ = clopper_pearson(true_positives, n_members, confidence=confidence)
+    _, fpr_hi = clopper_pearson(false_positives, n_non_members, confidence=confidence)
     bounds = [0.0]
     if tpr_lo - delta > 0 and fpr_hi > 0:
         bounds.append(math.log((tpr_lo - delta) / fpr_hi))
@@ -202,7 +202,7 @@ def fixed_threshold(statistic: Statistic, task: str) -> float:
     if statistic == "loss" and task == "classification":
         return -math.log(2.0)  # the canary's label has probability > 1/2
     raise ValueError(
-        f"threshold='fixed' is defined for statistic='loss' on classification data only; use threshold='split'"
+        "threshold='fixed' is defined for statistic='loss' on classification data only; use threshold='split'"
     )
 
 

@@ -1,7 +1,9 @@
 """Running the audit: the audit rows, R runs of the method with and without the canary, the result.
 
 See :mod:`dpcondense.privacy.audit` for the design (audit rows, canary, statistic, threshold
-rule, DCR); the attack and the bound are in :mod:`dpcondense.privacy.audit.attack`.
+rule, DCR); the attack and the bound are in :mod:`dpcondense.privacy.audit.attack`. DP-ZO's
+runs are also tapped white-box (:mod:`dpcondense.privacy.audit.whitebox`): noise scale,
+sampling, parameters and gradient canaries, pooled over the runs into ``AuditResult.whitebox``.
 """
 
 from __future__ import annotations
@@ -13,36 +15,44 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
-from sklearn.model_selection import train_test_split as _sk_split
 from tqdm.auto import tqdm
 
-from dpcondense.conventions import default_model, derived_rng
-from dpcondense.data import Dataset, from_frame, train_test_split
-from dpcondense.datasets import load_dataset
-from dpcondense.methods import METHODS, make_method
+from dpcondense.conventions import derived_rng
+from dpcondense.data import Dataset
+from dpcondense.methods import METHODS
 from dpcondense.privacy.audit.attack import (
     STATISTICS,
     THRESHOLD_RULES,
     Statistic,
     ThresholdRule,
-    _canary_arrays,
-    _with_canary,
     canary_score,
     choose_threshold,
     clopper_pearson,
-    craft_canary,
     distance_to_closest,
     epsilon_lower_bound,
     fixed_threshold,
     guesses,
     max_certifiable_epsilon,
 )
-from dpcondense.privacy.validation import parse_epsilon, validate_privacy_params
+from dpcondense.privacy.audit.whitebox import (
+    GradientCanaries,
+    WhiteboxAccumulator,
+    tapped_fit,
+)
+from dpcondense.privacy.audit.worlds import (
+    AUDIT_ROWS,
+    AuditWorlds,
+    audit_dataset,
+    audit_worlds,
+)
+from dpcondense.privacy.validation import parse_epsilon
 
 #: Per-run defaults for methods that take them: the audit is about the mechanism, so each run is
-#: small (few steps and directions on a few dozen rows); ``--param`` overrides any of them.
+#: small (few steps and directions on a few hundred rows; with the default 200 audit rows a batch
+#: of 64 is a Poisson rate q = 0.32, so subsampling is audited too); ``--param`` overrides them.
 AUDIT_METHOD_DEFAULTS: dict[str, Any] = {"steps": 20, "directions": 4, "batch_size": 64}
+#: white-box gradient canaries per DP-ZO run by default
+AUDIT_CANARIES = 1000
 
 
 # ------------------------------------------------------------------------------------ the audit
@@ -50,7 +60,12 @@ AUDIT_METHOD_DEFAULTS: dict[str, Any] = {"steps": 20, "directions": 4, "batch_si
 
 @dataclass
 class AuditResult:
-    """Outcome of :func:`run_audit` (``to_dict`` is what ``dpcondense audit --json`` prints)."""
+    """Outcome of :func:`run_audit` (``to_dict`` is what ``dpcondense audit --json`` prints).
+
+    ``max_certifiable_epsilon`` is the most these trials could certify (a perfect attack);
+    ``sampling_rate`` the Poisson rate q of the runs (None for methods without one); ``whitebox``
+    the pooled white-box checks of DP-ZO's steps (``WhiteboxResult.to_dict()``; None otherwise).
+    """
 
     method: str
     dataset: str
@@ -76,12 +91,14 @@ class AuditResult:
     dcr_train_median: float
     dcr_test_median: float
     audit_rows: int
+    sampling_rate: float | None
     public_randomness_fixed: bool
     ledger_label: str
     wall_seconds: float
     seconds_per_trial: float
     canary: dict[str, Any]
     method_params: dict[str, Any]
+    whitebox: dict[str, Any] | None = None
     scores: list[float] = field(default_factory=list)
     members: list[bool] = field(default_factory=list)
 
@@ -101,49 +118,16 @@ def _accepted_params(method: str) -> set[str]:
     return {k for k, p in sig.parameters.items() if p.kind == inspect.Parameter.KEYWORD_ONLY}
 
 
-def audit_data(dataset: Dataset, *, n_rows: int | None, seed: int) -> tuple[Dataset, Dataset]:
-    """The fixed audit training rows (from the training split) and an equally large held-out set.
-
-    Both are stratified, seeded subsamples; ``n_rows=None`` uses the whole training split.
-    """
-    train, test = train_test_split(dataset, seed=seed)
-    if n_rows is not None and n_rows < 4:
-        raise ValueError(f"n_rows must be >= 4 (audit training rows), got {n_rows}")
-    if n_rows is None or n_rows >= train.n_rows:
-        picked = train
-    else:
-        idx, _ = _sk_split(np.arange(train.n_rows), train_size=n_rows, random_state=seed, stratify=train.strata())
-        picked = train.subset(np.sort(idx))
-    if picked.n_rows >= test.n_rows:
-        return picked, test
-    idx, _ = _sk_split(np.arange(test.n_rows), train_size=picked.n_rows, random_state=seed, stratify=test.strata())
-    return picked, test.subset(np.sort(idx))
-
-
-@dataclass
-class _AuditWorlds:
-    """The audit's fixed data: the OUT world (``base``), the IN world, the held-out rows and the canary."""
-
-    base: Dataset
-    holdout: Dataset
-    with_canary: Dataset
-    canary: pd.DataFrame
-    canary_X: np.ndarray
-    canary_targets: dict[str, np.ndarray]
-    grid: np.ndarray | None
-    X_in: np.ndarray
-    X_out: np.ndarray
-    X_hold: np.ndarray
-
-
 @dataclass
 class _TrialOutcome:
-    """What the R runs produced: one score per run, the DCR distances and the last ledger label."""
+    """What the R runs produced: one score per run, the DCR distances, the last ledger label and q, the white-box taps."""
 
     scores: np.ndarray
     dcr_train: list[np.ndarray]
     dcr_test: list[np.ndarray]
     ledger_label: str
+    sampling_rate: float | None
+    whitebox: WhiteboxAccumulator
     wall: float
 
 
@@ -160,48 +144,10 @@ def _check_audit_args(
     if isinstance(trials, bool) or int(trials) != trials or trials < 4:
         raise ValueError(f"trials must be an integer >= 4, got {trials}")
     trials = int(trials)
-    n_calibration = int(round(calibration_fraction * trials)) if threshold == "split" else 0
+    n_calibration = round(calibration_fraction * trials) if threshold == "split" else 0
     if threshold == "split" and min(n_calibration, trials - n_calibration) < 2:
         raise ValueError(f"trials={trials} is too few to split into calibration and evaluation runs")
     return trials, n_calibration, parse_epsilon(epsilon)
-
-
-def _audit_dataset(
-    dataset: str | Dataset, model: str | None, *, statistic: Statistic, threshold: ThresholdRule
-) -> tuple[Dataset, str]:
-    """The dataset (loaded by name if needed) and the condensing family (the task's default if None)."""
-    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    if model is None:
-        model = default_model(ds.task)
-    if threshold == "fixed":
-        fixed_threshold(statistic, ds.task)  # raises if undefined
-    return ds, model
-
-
-def _audit_worlds(
-    ds: Dataset, *, n_rows: int | None, seed: int, corner: Literal["far", "other_class"], eps: float, delta: float
-) -> _AuditWorlds:
-    """Draw the audit rows, check the budget against their public n, and craft the canary."""
-    base, holdout = audit_data(ds, n_rows=n_rows, seed=seed)
-    n_public = base.n_rows  # the same public n in both worlds: n must not reveal membership
-    validate_privacy_params(epsilon=eps, delta=delta, n=n_public + 1)
-    canary = craft_canary(base, corner=corner)
-    with_canary = _with_canary(base, canary)
-    canary_ds = from_frame(canary, ds.schema, source="canary")
-    canary_X, canary_targets = _canary_arrays(canary_ds)
-    grid = ds.schema.outcome.time_grid() if ds.task == "survival" else None
-    return _AuditWorlds(
-        base=base,
-        holdout=holdout,
-        with_canary=with_canary,
-        canary=canary,
-        canary_X=canary_X,
-        canary_targets=canary_targets,
-        grid=grid,
-        X_in=with_canary.encoded(),
-        X_out=base.encoded(),
-        X_hold=holdout.encoded(),
-    )
 
 
 def _run_params(
@@ -237,39 +183,51 @@ def _assign_members(seed: int, trials: int, n_calibration: int) -> tuple[np.ndar
     return members, trial_seeds
 
 
+def _trial_canaries(count: int, seed: int, run: int) -> GradientCanaries | None:
+    # the memberships are the auditor's own coin flips, a stream of their own per run
+    if count < 1:
+        return None
+    return GradientCanaries(count, np.random.default_rng(np.random.SeedSequence([seed, 0xCA7A, run])))
+
+
 def _run_trials(
     method: str,
-    worlds: _AuditWorlds,
+    worlds: AuditWorlds,
     members: np.ndarray,
     trial_seeds: np.ndarray,
     *,
     task: str,
     model: str,
-    size: int,
-    eps: float,
-    delta: float,
     params: dict[str, Any],
+    fit_kwargs: dict[str, Any],
     statistic: Statistic,
-    model_params: dict[str, Any] | None,
+    whitebox: bool,
+    canaries: int,
+    seed: int,
     progress: bool,
 ) -> _TrialOutcome:
-    """Fit the method once per run (on the IN or OUT world) and score each release."""
+    """Fit the method once per run (on the IN or OUT world, tapped white-box) and score each release."""
     trials = len(members)
     scores = np.empty(trials)
     dcr_train: list[np.ndarray] = []
     dcr_test: list[np.ndarray] = []
-    ledger_label = ""
+    ledger_label, q = "", None
+    pooled = WhiteboxAccumulator()
+    model_params = fit_kwargs.get("model_params")
     t0 = _time.perf_counter()
     iterator: Any = range(trials)
     if progress:
-        iterator = tqdm(iterator, desc=f"audit {method} eps={eps:g}", unit="run", leave=False)
+        iterator = tqdm(iterator, desc=f"audit {method} eps={fit_kwargs['epsilon']:g}", unit="run", leave=False)
     for r in iterator:
         data = worlds.with_canary if members[r] else worlds.base
-        est = make_method(method, **params).fit(
-            data, model=model, size=size, epsilon=eps, delta=delta, random_state=int(trial_seeds[r]), model_params=model_params,
+        est, tap = tapped_fit(
+            method, data, params, {**fit_kwargs, "random_state": int(trial_seeds[r])},
+            canaries=_trial_canaries(canaries, seed, r), whitebox=whitebox,
         )
+        if tap is not None:
+            pooled.add(tap, est.ledger_)
         release = est.synthetic_encoded_
-        ledger_label = est.ledger_.label
+        ledger_label, q = est.ledger_.label, getattr(est, "sampling_rate_", None)
         scores[r] = canary_score(
             release, worlds.canary_X, worlds.canary_targets, task=task, statistic=statistic, model=model,
             model_params=model_params, grid=worlds.grid,
@@ -278,7 +236,10 @@ def _run_trials(
             dcr_train.append(distance_to_closest(release.X, worlds.X_in if members[r] else worlds.X_out))
             dcr_test.append(distance_to_closest(release.X, worlds.X_hold))
     wall = _time.perf_counter() - t0
-    return _TrialOutcome(scores=scores, dcr_train=dcr_train, dcr_test=dcr_test, ledger_label=ledger_label, wall=wall)
+    return _TrialOutcome(
+        scores=scores, dcr_train=dcr_train, dcr_test=dcr_test, ledger_label=ledger_label, sampling_rate=q,
+        whitebox=pooled, wall=wall,
+    )
 
 
 def _threshold_runs(
@@ -317,7 +278,7 @@ def _audit_result(
     threshold: ThresholdRule,
     n_calibration: int,
     members: np.ndarray,
-    worlds: _AuditWorlds,
+    worlds: AuditWorlds,
     runs: _TrialOutcome,
     fixed_public: bool,
     params: dict[str, Any],
@@ -329,6 +290,7 @@ def _audit_result(
         runs.scores, members, n_calibration=n_calibration, threshold=threshold, statistic=statistic,
         task=ds.task, delta=delta, confidence=confidence,
     )
+    white = runs.whitebox.result(confidence=confidence)
     guess = guesses(runs.scores[evaluate], thr, direction)
     mem = members[evaluate]
     tp, fp = int((guess & mem).sum()), int((guess & ~mem).sum())
@@ -358,12 +320,14 @@ def _audit_result(
         dcr_train_median=_median_or_nan(runs.dcr_train),
         dcr_test_median=_median_or_nan(runs.dcr_test),
         audit_rows=worlds.base.n_rows,
+        sampling_rate=runs.sampling_rate,
         public_randomness_fixed=fixed_public,
         ledger_label=runs.ledger_label,
         wall_seconds=runs.wall,
         seconds_per_trial=runs.wall / trials,
         canary={k: (v.item() if hasattr(v, "item") else v) for k, v in worlds.canary.iloc[0].items()},
         method_params=dict(params),
+        whitebox=None if white is None else white.to_dict(),
         scores=[float(x) for x in runs.scores],
         members=[bool(m) for m in members],
     )
@@ -378,7 +342,7 @@ def run_audit(
     delta: float = 1e-5,
     model: str | None = None,
     size: int = 5,
-    n_rows: int | None = 50,
+    n_rows: int | None = AUDIT_ROWS,
     statistic: Statistic = "distance",
     threshold: ThresholdRule = "split",
     calibration_fraction: float = 0.5,
@@ -388,6 +352,9 @@ def run_audit(
     method_params: dict[str, Any] | None = None,
     model_params: dict[str, Any] | None = None,
     confidence: float = 0.95,
+    whitebox: bool = True,
+    canaries: int = AUDIT_CANARIES,
+    noise: str = "seeded",
     progress: bool = False,
 ) -> AuditResult:
     """Canary membership-inference audit of ``method`` at ``epsilon`` over ``trials`` runs.
@@ -424,6 +391,14 @@ def run_audit(
         Seeds the audit rows, the IN/OUT assignment and every run's seeds.
     method_params : dict, optional
         Extra method parameters (override :data:`AUDIT_METHOD_DEFAULTS`).
+    whitebox : bool
+        Tap DP-ZO's steps in every run (:class:`~dpcondense.privacy.audit.whitebox.ZOStepTap`):
+        the noise-scale, sampling and parameter checks and the gradient canaries, pooled over
+        the runs into ``AuditResult.whitebox`` (None for methods without DP-ZO steps).
+    canaries : int
+        White-box gradient canaries per run (0: none; the one-run bound is then skipped).
+    noise : {"seeded", "secure"}
+        Where each run's noise and sampling come from (seeded: the audit is reproducible).
 
     Raises
     ------
@@ -433,16 +408,17 @@ def run_audit(
         ``epsilon`` or ``delta`` out of range.
     """
     trials, n_calibration, eps = _check_audit_args(statistic, threshold, calibration_fraction, trials, epsilon)
-    ds, model = _audit_dataset(dataset, model, statistic=statistic, threshold=threshold)
-    worlds = _audit_worlds(ds, n_rows=n_rows, seed=seed, corner=corner, eps=eps, delta=delta)
+    ds, model = audit_dataset(dataset, model, statistic=statistic, threshold=threshold)
+    worlds = audit_worlds(ds, n_rows=n_rows, seed=seed, corner=corner, eps=eps, delta=delta)
     params, fixed_public = _run_params(
         method, n_public=worlds.base.n_rows, seed=seed, fix_public_randomness=fix_public_randomness,
         method_params=method_params, model_params=model_params,
     )
     members, trial_seeds = _assign_members(seed, trials, n_calibration)
+    fit_kwargs = {"model": model, "size": size, "epsilon": eps, "delta": delta, "model_params": model_params, "noise": noise}
     runs = _run_trials(
-        method, worlds, members, trial_seeds, task=ds.task, model=model, size=size, eps=eps, delta=delta,
-        params=params, statistic=statistic, model_params=model_params, progress=progress,
+        method, worlds, members, trial_seeds, task=ds.task, model=model, params=params, fit_kwargs=fit_kwargs,
+        statistic=statistic, whitebox=whitebox, canaries=int(canaries), seed=seed, progress=progress,
     )
     return _audit_result(
         method=method, ds=ds, model=model, eps=eps, delta=delta, statistic=statistic, threshold=threshold,
