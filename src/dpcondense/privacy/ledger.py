@@ -198,26 +198,7 @@ class PrivacyLedger:
         if not 0 <= d <= 1:
             raise PrivacyParameterError(f"delta={delta!r} must satisfy 0 <= delta <= 1")
         new_event = None if event is None else as_event(event)
-        if self.composition == "pld" and new_event is None and math.isfinite(self.target_epsilon) and eps > 0:
-            raise PrivacyParameterError(f"a ledger with composition='pld' needs the event of {purpose!r} to compose it")
-        new_delta = self.total_delta + d
-        if self.composition == "pld":
-            pending = LedgerEntry(purpose=str(purpose), mechanism=str(mechanism), epsilon=eps, delta=d, event=new_event)
-            new_eps = self._composed([*self._entries, pending])
-        else:
-            new_eps = self.total_epsilon + eps
-        if new_eps > self.target_epsilon * (1 + BUDGET_TOLERANCE) + BUDGET_TOLERANCE:
-            raise PrivacyBudgetExceededError(
-                f"spending epsilon={_fmt(eps)} on {purpose!r} would bring the total to "
-                f"{_fmt(new_eps)} > target_epsilon={_fmt(self.target_epsilon)} "
-                f"(already spent {_fmt(self.total_epsilon)})"
-            )
-        if new_delta > self.target_delta * (1 + BUDGET_TOLERANCE):
-            raise PrivacyBudgetExceededError(
-                f"spending delta={_fmt(d)} on {purpose!r} would bring the total to "
-                f"{_fmt(new_delta)} > target delta={_fmt(self.target_delta)} "
-                f"(already spent {_fmt(self.total_delta)})"
-            )
+        self._check_budget(LedgerEntry(purpose=str(purpose), mechanism=str(mechanism), epsilon=eps, delta=d, event=new_event))
         entry = LedgerEntry(
             purpose=str(purpose),
             mechanism=str(mechanism),
@@ -233,6 +214,26 @@ class PrivacyLedger:
         )
         self._entries.append(entry)
         return entry
+
+    def _check_budget(self, pending: LedgerEntry) -> None:
+        """Refuse ``pending`` if the totals with it would pass the target (nothing is recorded then)."""
+        eps, d, purpose = pending.epsilon, pending.delta, pending.purpose
+        if self.composition == "pld" and pending.event is None and math.isfinite(self.target_epsilon) and eps > 0:
+            raise PrivacyParameterError(f"a ledger with composition='pld' needs the event of {purpose!r} to compose it")
+        new_delta = self.total_delta + d
+        new_eps = self._composed([*self._entries, pending]) if self.composition == "pld" else self.total_epsilon + eps
+        if new_eps > self.target_epsilon * (1 + BUDGET_TOLERANCE) + BUDGET_TOLERANCE:
+            raise PrivacyBudgetExceededError(
+                f"spending epsilon={_fmt(eps)} on {purpose!r} would bring the total to "
+                f"{_fmt(new_eps)} > target_epsilon={_fmt(self.target_epsilon)} "
+                f"(already spent {_fmt(self.total_epsilon)})"
+            )
+        if new_delta > self.target_delta * (1 + BUDGET_TOLERANCE):
+            raise PrivacyBudgetExceededError(
+                f"spending delta={_fmt(d)} on {purpose!r} would bring the total to "
+                f"{_fmt(new_delta)} > target delta={_fmt(self.target_delta)} "
+                f"(already spent {_fmt(self.total_delta)})"
+            )
 
     def mark_not_dp(self, reason: str) -> None:
         """Declare the run not differentially private (e.g. data-derived bounds were used).
