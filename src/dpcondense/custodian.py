@@ -127,7 +127,7 @@ def release(spec: RunSpec, *, audit_trials: int = 0) -> CustodianRelease:
     if audit_trials:
         audit = run_audit(
             method=spec.method, dataset=result.dataset, epsilon=spec.epsilon, delta=spec.delta,
-            trials=int(audit_trials), model=spec.model, size=min(spec.size, 5), seed=spec.seed,
+            trials=int(audit_trials), model=spec.model, size=min(spec.size, 5), seed=spec.seed, progress=spec.progress,
         ).to_dict()
     return CustodianRelease(result, check, render_report(result, check, dcr=dcr, audit=audit))
 

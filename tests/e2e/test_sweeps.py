@@ -110,22 +110,29 @@ def test_the_report_of_the_sweep_is_byte_identical_twice(sweep, tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_a_failed_run_is_recorded_and_does_not_stop_the_sweep(app, tmp_path):
+def test_a_failed_run_is_recorded_and_does_not_stop_the_sweep(app, tmp_path, monkeypatch):
     from mlflow import MlflowClient
     from mlflow.entities import ViewType
 
-    # init=real_rows is refused inside fit at a finite epsilon: a run-time failure, unlike init=dp_mean
-    args = ["-m", "hydra/launcher=basic", "method.params.init=real_rows,dp_mean", *TINY]
+    # a plugin method that raises inside fit: every input check passes, the failure comes at run time
+    from dpcondense.methods import METHODS
+
+    plugins = Path(__file__).resolve().parents[1] / "plugins"
+    monkeypatch.syspath_prepend(str(plugins))
+    monkeypatch.setattr(METHODS, "_items", dict(METHODS._items))  # the plugin's registration ends with the test
+    monkeypatch.delitem(sys.modules, "flaky_method", raising=False)
+    args = ["-m", "hydra/launcher=basic", f"hydra.searchpath=[file://{plugins / 'conf'}]", "plugins=[flaky_method]",
+            "method=flaky", "method.params.fail=true,false", "progress=false"]
     code, output = app(*args)
     assert code == 1
     assert "sweep summary: 2 runs: 1 done, 0 skipped (already done), 1 failed" in output
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     exp = client.get_experiment_by_name("default")
-    runs = {r.data.params["method.params.init"]: r for r in client.search_runs([exp.experiment_id])}
-    assert runs["dp_mean"].info.status == "FINISHED"
-    assert runs["real_rows"].info.status == "FAILED"
-    assert "init='real_rows'" in runs["real_rows"].data.tags["error"]
-    assert "error.txt" in {a.path for a in client.list_artifacts(runs["real_rows"].info.run_id)}
+    runs = {r.data.params["method.params.fail"]: r for r in client.search_runs([exp.experiment_id])}
+    assert runs["false"].info.status == "FINISHED"
+    assert runs["true"].info.status == "FAILED"
+    assert "failing on purpose inside fit" in runs["true"].data.tags["error"]
+    assert "error.txt" in {a.path for a in client.list_artifacts(runs["true"].info.run_id)}
 
     # a re-launch retries only the failed run and replaces its earlier attempt
     code, output = app(*args)

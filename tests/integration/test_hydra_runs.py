@@ -249,7 +249,7 @@ CSV_BAD_INPUTS = {
     "delta too large for the file": (["{csv}", "privacy.delta=0.05"], ["privacy.delta=0.05 must satisfy 0 < delta < 1/n", "not shown"]),
     "seeded noise for a custodian's file": (["{csv}", "privacy.noise=seeded"], ["privacy.noise=seeded is the benchmark mode"]),
     "a private parameter": (["{csv}", "+method.params._unsafe_disable_noise=true"], ["method.params._unsafe_disable_noise is a private parameter"]),
-    "a column the schema does not know": (["{csv}", "dataset.schema={bad_schema}"], ["dataset.path=", "bmi"]),
+    "a column the schema does not know": (["{csv}", "dataset.schema={bad_schema}"], ["cohort.csv", "bmi"]),
 }
 
 
@@ -298,13 +298,14 @@ def test_csv_dataset_runs_through_the_custodian_path_and_resumes(app, tmp_path, 
     # nothing logged holds the file's digest or its row count (80 rows; the schema declares none)
     file_hash = hashlib.sha256(csv_path.read_bytes()).hexdigest()
     ledger_json = json.loads((local / "ledger.json").read_text())
-    ledger_json.pop("n_public")  # the DP count (a release of the ledger) may happen to equal 80
+    dp_count_value = ledger_json.pop("n_public")  # the DP count (a release of the ledger) may happen to equal 80
     for entry in ledger_json["entries"]:
         entry.pop("released_count", None)
     logged = " ".join([*map(str, run.data.params.values()), *map(str, run.data.tags.values()), output, json.dumps(ledger_json),
                        *((local / n).read_text() for n in ("manifest.json", "config.yaml", "run_spec.json"))])
     assert file_hash not in logged and "schema_sha256" not in (local / "run_spec.json").read_text()
-    assert not re.search(r"(?<![\w.])80(?![\w.])", logged), "the private row count leaked"
+    if dp_count_value != 80:  # else the released DP count (allowed anywhere) is indistinguishable from it
+        assert not re.search(r"(?<![\w.])80(?![\w.])", logged), "the private row count leaked"
     ledger = PrivacyLedger.from_json(local / "ledger.json")
     count, *rest = ledger.entries  # the schema has no public.n_rows: a DP count comes first
     assert count.purpose == "dp_count" and count.epsilon == pytest.approx(0.02 * 2)

@@ -471,3 +471,19 @@ def test_reference_file_fills_full_data_cells():
     s = runs.full_data(CLS, "decision_tree", "auroc")
     assert (s.mean, s.std, s.n) == (pytest.approx(0.85), pytest.approx(np.std([0.9, 0.8, 0.85])), 3)
     assert math.isnan(recs[0].metrics["brier"])  # JSON null = undefined metric
+
+
+def test_tables_say_which_size_they_use_when_the_default_is_missing(exp_runs):
+    """Runs at size 2 only: the captions must not claim the default size for that dataset."""
+    from dataclasses import replace
+
+    from dpcondense.reporting.runs import ExperimentRuns
+
+    assert exp_runs.size_caveat() == ""  # the fixture has default-size runs: nothing to say
+    small = [replace(r, size=2) for r in exp_runs.records if r.dataset == "breast_cancer_wisconsin" and r.size is not None]
+    others = [r for r in exp_runs.records if r.dataset != "breast_cancer_wisconsin"]
+    runs = ExperimentRuns("small", small + others)
+    caveat = "No run at the default size for breast_cancer_wisconsin at size 2 (rows per class)"
+    assert caveat in runs.size_caveat()
+    tables = reporting.build_tables(runs)
+    assert caveat in tables["table2"][0].caption and caveat in tables["table3"][0].caption

@@ -61,3 +61,16 @@ def test_run_result_is_the_release_and_its_local_context():
     again = run_one(resolve_run(config(references=True)))
     np.testing.assert_array_equal(again.synthetic.to_numpy(), result.synthetic.to_numpy())
     assert again.metrics == result.metrics
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"init": "random", "class_balance": True}, "class_balance=True uses the DP class counts"),
+        ({"init": "real_rows", "class_balance": False}, "init='real_rows' copies real patients"),
+        ({"labels": "teacher", "init_budget_share": 0.6, "teacher_budget_share": 0.5}, "teacher_budget_share"),
+    ],
+)
+def test_option_combinations_are_refused_before_any_run(params, message):
+    with pytest.raises(RunConfigError, match=message):
+        resolve_run(config(method={"name": "dpzo", "params": {**TINY, **params}}))

@@ -19,6 +19,7 @@ import numpy as np
 
 from dpcondense.methods import CondensationMethod, SyntheticSet, register_method
 from dpcondense.methods.base import balanced_labels
+from dpcondense.params import ParamSpec
 from dpcondense.privacy import PrivacyLedger, gaussian_mechanism_sigma, split_budget
 
 
@@ -35,6 +36,8 @@ class NoisyClassMeans(CondensationMethod):
     # capabilities: a DP method that releases rows, for classification datasets only
     private = True
     tasks = ("classification",)
+    # its hyperparameters, checked at every surface before any work
+    param_specs = {"jitter": ParamSpec(float, low=0.0, doc="std of the public jitter around each class's DP mean")}
 
     def __init__(self, *, jitter: float = 0.2) -> None:
         super().__init__()

@@ -9,12 +9,15 @@ tag, not part of the identity.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -27,6 +30,29 @@ from dpcondense.benchmark.resolve import resolve_run
 from dpcondense.benchmark.runner import REFERENCE_METHODS, RunResult, run_one
 from dpcondense.benchmark.spec import RunConfigError, RunSpec
 from dpcondense.paths import CONF_DIR
+
+tracking.quiet_dependency_logs()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the running run is marked KILLED and re-runs on relaunch."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the block runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def execute(spec: RunSpec, cfg: DictConfig, store: tracking.RunStore) -> dict[str, Any]:
@@ -44,6 +70,8 @@ def execute(spec: RunSpec, cfg: DictConfig, store: tracking.RunStore) -> dict[st
     overrides = _job_overrides()
     if overrides:
         tags["overrides"] = overrides
+    if _in_multirun():
+        tags[tracking.SWEEP_TAG] = sweep_id()
     run_id = store.start(identity, tags=tags, params=spec.params(), run_name=spec.run_name())
 
     try:
@@ -68,6 +96,7 @@ def execute(spec: RunSpec, cfg: DictConfig, store: tracking.RunStore) -> dict[st
         store.finish(run_id)  # the commit marker: only now is the run "done"
     except KeyboardInterrupt as exc:
         store.fail(run_id, exc, traceback.format_exc(), status="KILLED")
+        print(f"killed: {identity} ({spec.run_name()}): marked KILLED; a relaunch runs it again", file=sys.stderr, flush=True)
         raise
     except Exception as exc:  # noqa: BLE001 - a failed run must not stop the sweep
         store.fail(run_id, exc, traceback.format_exc())
@@ -112,7 +141,12 @@ def run_metrics(result: RunResult, spec: RunSpec) -> dict[str, float]:
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict[str, Any]:
-    """Run one composed configuration (one job of a sweep)."""
+    """Run one composed configuration (one job of a sweep); SIGTERM stops it like Ctrl-C."""
+    with terminate_as_interrupt():
+        return _run_job(cfg)
+
+
+def _run_job(cfg: DictConfig) -> dict[str, Any]:
     in_sweep = _in_multirun()
     try:
         spec = resolve_run(cfg)
@@ -136,6 +170,11 @@ def main(cfg: DictConfig) -> dict[str, Any]:
 
 def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def sweep_id() -> str:
+    """The sweep a job belongs to: its output folder, the same string in the parent and every worker."""
+    return str(HydraConfig.get().sweep.dir)
 
 
 def _job_overrides() -> str:

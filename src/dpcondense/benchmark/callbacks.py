@@ -9,8 +9,11 @@
    workers only ever open an existing store, and checks a tracking server answers;
 4. notes which runs are already FINISHED (they will be skipped).
 
+Before all of it, the launcher's settings are checked (e.g. ``hydra.launcher.n_jobs=0``).
+
 ``on_multirun_end`` reads the store and prints ``sweep summary: N runs: D done, S skipped (already
-done), F failed``; the exit status is 1 if any run failed or did not finish.
+done), F failed``; the exit status is 1 if any run failed or did not finish. It counts what this
+sweep's own runs (tag ``sweep``) did, so a run of another, overlapping sweep cannot hide a failure.
 
 With ``dry_run=true`` the plan (every run, done or to run) is printed and nothing is launched.
 """
@@ -52,6 +55,8 @@ class SweepPlan:
     jobs: list[_Job]
     stores: dict[tracking.TrackingTarget, tracking.RunStore]
     finished_before: set[tuple[tracking.TrackingTarget, str]] = field(default_factory=set)
+    #: the sweep's id (its output folder): the tag ``sweep`` of the runs it starts
+    sweep: str = ""
 
     def describe(self) -> str:
         n_done = sum((j.target, j.identity) in self.finished_before for j in self.jobs)
@@ -61,22 +66,19 @@ class SweepPlan:
     def summary(self) -> tuple[str, int]:
         """The summary line (plus one line per failed run) and the number of runs not done."""
         status = {t: store.status_by_identity() for t, store in self.stores.items()}
+        own = {t: store.attempts_of_sweep(self.sweep) for t, store in self.stores.items()}
         counts = {"done": 0, "skipped": 0, "failed": 0, "unfinished": 0}
         problems: list[str] = []
         for job in self.jobs:
             if (job.target, job.identity) in self.finished_before:
                 counts["skipped"] += 1
                 continue
-            state = status[job.target].get(job.identity)
-            if state == "FINISHED":
-                counts["done"] += 1
-            elif state == "FAILED":
-                counts["failed"] += 1
-                error = self.stores[job.target].error_of(job.identity)
-                problems.append(f"  failed: {' '.join(job.overrides)}: {error}")
-            else:
-                counts["unfinished"] += 1
-                problems.append(f"  did not finish ({state or 'no run logged'}): {' '.join(job.overrides)}")
+            outcome, detail = _job_outcome(own[job.target].get(job.identity, []), status[job.target].get(job.identity))
+            counts[outcome] += 1
+            if outcome == "failed":
+                problems.append(f"  failed: {' '.join(job.overrides)}: {detail}")
+            elif outcome == "unfinished":
+                problems.append(f"  did not finish ({detail}): {' '.join(job.overrides)}")
         line = (
             f"sweep summary: {len(self.jobs)} runs: {counts['done']} done, "
             f"{counts['skipped']} skipped (already done), {counts['failed']} failed"
@@ -84,6 +86,24 @@ class SweepPlan:
         if counts["unfinished"]:
             line += f", {counts['unfinished']} did not finish"
         return "\n".join([line, *problems]), counts["failed"] + counts["unfinished"]
+
+
+def _job_outcome(attempts: list[Any], state: str | None) -> tuple[str, str]:
+    """``(done | skipped | failed | unfinished, detail)`` of one job from its own runs and the store's state."""
+    if any(r.info.status == "FINISHED" and r.info.lifecycle_stage == "active" for r in attempts):
+        return "done", ""
+    if attempts:
+        last = max(attempts, key=lambda r: (r.info.start_time or 0, r.info.run_id))
+        if last.info.lifecycle_stage == "deleted":
+            return "failed", (
+                "its run was deleted by another process while it ran (two sweeps on one experiment at once?)"
+            )
+        if last.info.status == "RUNNING":
+            return "unfinished", "RUNNING"
+        return "failed", last.data.tags.get("error") or last.info.status
+    if state == "FINISHED":  # finished by another process after the plan: this sweep skipped it
+        return "skipped", ""
+    return "unfinished", state or "no run logged"
 
 
 def expand_sweep(config: DictConfig) -> list[list[str]] | None:
@@ -118,6 +138,7 @@ def plan_sweep(config: DictConfig) -> SweepPlan:
     from hydra.errors import HydraException
 
     loader = GlobalHydra.instance().config_loader()
+    check_launcher(config)
     expanded = expand_sweep(config)
     if expanded is None:  # unknown job list: prepare the master config's store only
         target = tracking.target_from_config(config.tracking, config.experiment_name)
@@ -161,7 +182,49 @@ def plan_sweep(config: DictConfig) -> SweepPlan:
         (t, identity) for t, store in stores.items() for identity, state in store.status_by_identity().items()
         if state == "FINISHED"
     }
-    return SweepPlan(jobs=jobs, stores=stores, finished_before=finished_before)
+    return SweepPlan(jobs=jobs, stores=stores, finished_before=finished_before, sweep=str(config.hydra.sweep.dir))
+
+
+#: launcher settings that must be whole numbers of at least 1 (when the launcher has them)
+_POSITIVE_LAUNCHER_KEYS = ("timeout_min", "cpus_per_task", "tasks_per_node", "nodes", "array_parallelism")
+
+
+def check_launcher(config: DictConfig) -> None:
+    """The launcher's settings make sense: ``n_jobs`` a nonzero integer, counts and limits >= 1.
+
+    Raises
+    ------
+    SweepError
+        Naming the setting as an override (``hydra.launcher.n_jobs=0``) and what it may be.
+    """
+    launcher = config.hydra.get("launcher") or {}
+    if "n_jobs" in launcher:
+        n_jobs = _as_int(launcher.get("n_jobs"))
+        if n_jobs is None or n_jobs == 0:
+            raise SweepError(
+                f"hydra.launcher.n_jobs={launcher.get('n_jobs')} must be the number of parallel runs: an integer "
+                ">= 1, or -1 for one per core (-2 for all cores but one, ...)"
+            )
+    if "batch_size" in launcher and launcher.get("batch_size") != "auto":
+        size = _as_int(launcher.get("batch_size"))
+        if size is None or size < 1:
+            raise SweepError(f"hydra.launcher.batch_size={launcher.get('batch_size')} must be an integer >= 1 or 'auto'")
+    for key in _POSITIVE_LAUNCHER_KEYS:
+        if key in launcher and launcher.get(key) is not None:
+            value = _as_int(launcher.get(key))
+            if value is None or value < 1:
+                raise SweepError(f"hydra.launcher.{key}={launcher.get(key)} must be an integer >= 1")
+
+
+def _as_int(value: Any) -> int | None:
+    """``value`` as an integer (launchers type some counts as strings), ``None`` when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 class SweepCallback(Callback):

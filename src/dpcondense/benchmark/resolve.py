@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
+from dpcondense.benchmark.guards import RunShape, check_epsilon, check_resources, encoded_columns
 from dpcondense.benchmark.spec import RunConfigError, RunSpec, local_key
 from dpcondense.conventions import TASKS, default_model, default_size
 from dpcondense.data import train_test_split
@@ -23,9 +24,10 @@ from dpcondense.data.csv import csv_identity, load_user_schema, read_user_csv
 from dpcondense.data.schema import SchemaError
 from dpcondense.datasets import DATASETS
 from dpcondense.evaluate import check_eval_model
-from dpcondense.methods import METHODS, load_plugins
+from dpcondense.methods import METHODS, check_method_params, load_plugins
 from dpcondense.models import MODELS
 from dpcondense.models.defaults import family_params
+from dpcondense.params import check_params
 from dpcondense.privacy import PrivacyParameterError, parse_epsilon, validate_privacy_params
 from dpcondense.privacy.randomness import NOISE_MODES
 
@@ -46,8 +48,11 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
     ------
     RunConfigError
         Unknown dataset/model/method/eval model, a model or eval model of the other task, a
-        method that does not support the dataset's task, ``epsilon <= 0``, ``delta`` outside
-        ``(0, 1/n)``, ``size < 1``, a bad seed, or a method parameter the method does not take.
+        method that does not support the dataset's task, ``epsilon <= 0`` or so large its noise
+        is irrelevant, ``delta`` outside ``(0, 1/n)``, ``size < 1`` or more synthetic rows than
+        training rows, a bad seed, a method or family parameter the component does not take or
+        outside its declared range, or a run whose inputs would allocate or compute too much
+        (:mod:`dpcondense.benchmark.guards`).
     """
     if isinstance(cfg, DictConfig):
         # a sweep job's config still holds the hydra node, whose interpolations need a running job
@@ -58,15 +63,19 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
     dataset_cfg = conf.get("dataset") or {}
     csv_options: dict[str, Any] | None = None
     if dataset_cfg.get("name") == "csv":
-        csv_options, task, schema_sha256, n_private, n_is_public = _resolve_csv(dataset_cfg)
+        csv_options, task, schema_sha256, n_private, n_is_public, columns = _resolve_csv(dataset_cfg)
         dataset = csv_options["dataset_name"]
     else:
         dataset, task, schema_sha256 = _builtin_dataset(dataset_cfg)
         n_private, n_is_public = None, True  # from the card, once the method's parameters are known
+        columns = encoded_columns(dataset_cfg)
 
     model, model_params = _condensing_family(conf.get("model"), dataset, task)
     eval_models = _eval_families(conf.get("eval_model"), model, task)
-    eval_model_params = {n: (dict(model_params) if n == model else family_params(n)) for n in eval_models}
+    eval_model_params = {
+        n: dict(model_params) if n == model else _family_params(n, family_params(n), f"eval_model.{n}.params.")
+        for n in eval_models
+    }
     method, method_params = _method(conf.get("method") or {}, conf.get("plugins") or [])
     unsupported = METHODS.get(method).skip(task)
     if unsupported is not None:
@@ -75,6 +84,13 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
         n_private = private_rows(dataset_cfg, method_params)
     epsilon, delta = _privacy(conf.get("privacy") or {}, n_private, n_is_public=n_is_public)
     noise = _noise((conf.get("privacy") or {}).get("noise"), csv=csv_options is not None)
+    size, evaluate_on = _size(conf.get("size"), task), _evaluate_on(conf.get("evaluate_on", "test"))
+    check_epsilon(epsilon)
+    rows = training_rows(dataset_cfg, evaluate_on) if csv_options is None else (n_private if n_is_public else None)
+    check_resources(RunShape(
+        dataset=dataset, task=task, method=METHODS.get(method), params=method_params, size=size, rows=rows,
+        columns=columns, csv=csv_options is not None, epsilon=epsilon,
+    ))
     return RunSpec(
         dataset=dataset,
         task=task,
@@ -87,11 +103,11 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
         method_params=method_params,
         epsilon=epsilon,
         delta=delta,
-        size=_size(conf.get("size"), task),
+        size=size,
         seed=_seed(conf.get("seed")),
         references=_references(conf.get("references", False)),
         progress=bool(conf.get("progress", True)),
-        evaluate_on=_evaluate_on(conf.get("evaluate_on", "test")),
+        evaluate_on=evaluate_on,
         noise=noise,
         csv=csv_options,
     )
@@ -173,12 +189,13 @@ def _references(references: Any) -> bool:
     return references
 
 
-def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, str, int, bool]:
+def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, str, int, bool, int]:
     """``dataset=csv``: check the file options, the schema and the file's rows before any work.
 
     Returns the options, the schema's task, the keyed digest of (CSV bytes, schema bytes) for the
     identity, the n that bounds delta (``n_public`` if given, else the schema's declared
-    ``public.n_rows``, else the file's row count) and whether that n is public.
+    ``public.n_rows``, else the file's row count), whether that n is public, and the number of
+    model-space columns.
     """
 
     paths = {}
@@ -212,7 +229,7 @@ def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, s
     try:
         data, _ = read_user_csv(paths["path"], schema, delimiter=dataset_cfg.get("delimiter"), encoding=dataset_cfg.get("encoding"))
     except ValueError as exc:
-        raise RunConfigError(f"dataset.path={paths['path']}: {exc}") from None
+        raise RunConfigError(str(exc)) from None  # the data layer's message starts with the file
     declared = schema.public.get("n_rows")
     options = {
         "dataset_name": schema.name,
@@ -230,7 +247,7 @@ def _resolve_csv(dataset_cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str, s
     n_is_public = n_public is not None or declared is not None
     delta_rows = int(n_public) if n_public is not None else (int(declared) if declared is not None else data.n_rows)
     digest = csv_identity(paths["path"], paths["schema"], key=local_key())
-    return options, schema.task, digest, delta_rows, n_is_public
+    return options, schema.task, digest, delta_rows, n_is_public, sum(f.n_encoded for f in schema.features)
 
 
 def _families_of(task: str) -> list[str]:
@@ -243,7 +260,7 @@ def _condensing_family(model_cfg: Mapping[str, Any] | None, dataset: str, task: 
 
     if model_cfg is None:
         model = default_model(task)
-        return model, family_params(model)
+        return model, _family_params(model, family_params(model), "model.params.")
     model, params = model_cfg.get("name"), dict(model_cfg.get("params") or {})
     if model not in MODELS:
         raise RunConfigError(f"model={model!r} is not a registered model family; available: {', '.join(MODELS.names())}")
@@ -252,7 +269,18 @@ def _condensing_family(model_cfg: Mapping[str, Any] | None, dataset: str, task: 
             f"model={model} is a {MODELS.get(model).task} family but dataset={dataset} is a {task} dataset; "
             f"choose one of: {', '.join(_families_of(task))}"
         )
-    return model, params
+    return model, _family_params(model, params, "model.params.")
+
+
+def _family_params(name: str, params: dict[str, Any], key_prefix: str) -> dict[str, Any]:
+    """A family's parameters checked against its ``param_specs`` (messages name ``key_prefix``<key>)."""
+    specs = MODELS.get(name).param_specs
+    if specs is None:
+        return params
+    try:
+        return check_params(f"model {name!r}", specs, params, key_prefix=key_prefix)
+    except ValueError as exc:
+        raise RunConfigError(str(exc)) from None
 
 
 def _eval_families(raw: Any, model: str, task: str) -> list[str]:
@@ -305,7 +333,10 @@ def _method(method_cfg: Mapping[str, Any], plugins: list[str]) -> tuple[str, dic
             )
         if key not in signature and not takes_any:
             raise RunConfigError(f"method {method!r} has no parameter {key!r}; its parameters: {', '.join(own) or 'none'}")
-    return method, params
+    try:
+        return method, check_method_params(METHODS.get(method), params, key_prefix="method.params.")
+    except ValueError as exc:
+        raise RunConfigError(str(exc)) from None
 
 
 def private_rows(dataset_cfg: Mapping[str, Any], method_params: Mapping[str, Any]) -> int | None:
@@ -313,9 +344,23 @@ def private_rows(dataset_cfg: Mapping[str, Any], method_params: Mapping[str, Any
 
     if method_params.get("n_public") is not None:
         return int(method_params["n_public"])
+    return training_rows(dataset_cfg, "test")
+
+
+def training_rows(dataset_cfg: Mapping[str, Any], evaluate_on: str) -> int | None:
+    """Rows a built-in dataset's method is fitted on, from the card's public ``n_rows`` alone.
+
+    The training split of n rows (n − ⌈n/4⌉); with ``evaluate_on="validation"`` that split is
+    split again the same way. ``None`` when the card declares no size.
+    """
     n_rows = (dataset_cfg.get("public") or {}).get("n_rows")
     if n_rows is None:
         return None
+    rows = _after_test_split(int(n_rows))
+    return _after_test_split(rows) if evaluate_on == "validation" else rows
+
+
+def _after_test_split(n: int) -> int:
     # the split keeps ceil(test_size * n) rows for testing (scikit-learn's rule)
     test_size = inspect.signature(train_test_split).parameters["test_size"].default
-    return int(n_rows) - math.ceil(test_size * int(n_rows))
+    return n - math.ceil(test_size * n)

@@ -44,6 +44,12 @@ _MAX_METRICS_PER_BATCH = 1000
 _MAX_TAG_CHARS = 5000
 
 TrackingKind = Literal["local", "server"]
+#: tag naming the sweep (its output folder) that started a run: a sweep's summary counts its own runs
+SWEEP_TAG = "sweep"
+
+
+#: libraries whose INFO lines are noise in a command's output (their warnings and errors still show)
+NOISY_LOGGERS = ("mlflow", "alembic", "huey", "numexpr", "urllib3", "git", "matplotlib", "PIL", "fontTools", "absl")
 
 
 def disable_telemetry() -> None:
@@ -52,6 +58,19 @@ def disable_telemetry() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     # schema creation logs every alembic migration step at INFO
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def quiet_dependency_logs() -> None:
+    """Keep the dependencies' INFO lines out of a command's output; warnings and errors still show.
+
+    Called where the command line and the Hydra app start. MLflow configures its own logger when
+    it is imported, from ``MLFLOW_LOGGING_LEVEL`` (set here unless the user set it, and inherited
+    by every worker); the other loggers are set directly.
+    """
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for name in NOISY_LOGGERS:
+        level = os.environ["MLFLOW_LOGGING_LEVEL"].upper() if name == "mlflow" else logging.WARNING
+        logging.getLogger(name).setLevel(level)
 
 
 disable_telemetry()
@@ -201,13 +220,16 @@ class RunStore:
         self.target = target
 
     # ------------------------------------------------------------------ queries
-    def runs(self, filter_string: str = "") -> list[Any]:
-        """Every active (not deleted) run of the experiment matching ``filter_string``."""
+    def runs(self, filter_string: str = "", *, deleted: bool = False) -> list[Any]:
+        """Every active run of the experiment matching ``filter_string`` (and the deleted ones with ``deleted``)."""
+        from mlflow.entities import ViewType
+
+        view = ViewType.ALL if deleted else ViewType.ACTIVE_ONLY
         out: list[Any] = []
         token = None
         while True:
             page = self.client.search_runs(
-                [self.experiment_id], filter_string=filter_string, max_results=5000, page_token=token
+                [self.experiment_id], filter_string=filter_string, run_view_type=view, max_results=5000, page_token=token
             )
             out.extend(page)
             token = page.token
@@ -228,6 +250,19 @@ class RunStore:
             if identity and status.get(identity) != "FINISHED":
                 status[identity] = run.info.status
         return status
+
+    def attempts_of_sweep(self, sweep: str) -> dict[str, list[Any]]:
+        """``identity -> runs`` started by the sweep ``sweep`` (tag ``sweep``), deleted ones included.
+
+        Another process (an overlapping sweep) may have deleted or superseded them: this is what
+        the sweep itself did, whatever the store holds now.
+        """
+        out: dict[str, list[Any]] = {}
+        for run in self.runs(deleted=True):
+            tags = run.data.tags
+            if tags.get(SWEEP_TAG) == sweep and tags.get("identity"):
+                out.setdefault(tags["identity"], []).append(run)
+        return out
 
     def error_of(self, identity: str) -> str:
         for run in self.runs_of(identity):

@@ -14,11 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from dpcondense.commands.condense import param_argument
 from dpcondense.conventions import to_jsonable
+from dpcondense.datasets import DATASETS, schema_for
+from dpcondense.methods import METHODS, check_method_params
+from dpcondense.models import MODELS
 from dpcondense.privacy.audit import (
     AUDIT_CANARIES,
     AUDIT_METHOD_DEFAULTS,
@@ -28,7 +32,9 @@ from dpcondense.privacy.audit import (
     run_audit,
     run_whitebox_audit,
 )
+from dpcondense.privacy.audit.runner import check_audit_rows
 from dpcondense.privacy.randomness import NOISE_MODES
+from dpcondense.privacy.validation import parse_epsilon
 
 #: gradient canaries per fit of ``--whitebox-only`` by default
 WHITEBOX_ONLY_CANARIES = 10 * AUDIT_CANARIES
@@ -44,8 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="condensing model family (default decision_tree / cox_ph)")
     p.add_argument("--size", type=int, default=5, help="synthetic rows per class / in total (default 5)")
     p.add_argument(
-        "--rows", type=int, default=AUDIT_ROWS,
-        help=f"audit training rows drawn from the training split (default {AUDIT_ROWS}: DP-ZO's batch of 64 is then q = 0.32)",
+        "--rows", type=int, default=None,
+        help=f"audit training rows drawn from the training split (default {AUDIT_ROWS}: DP-ZO's batch of 64 is then q = 0.32; "
+        "at most the training split's rows)",
     )
     p.add_argument("--statistic", choices=STATISTICS, default="distance", help="membership score (default distance)")
     p.add_argument("--threshold", choices=THRESHOLD_RULES, default="split", help="threshold rule (default split)")
@@ -70,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--param", type=param_argument, action="append", default=[], metavar="KEY=VALUE",
         help=f"method parameter (per-run defaults: {AUDIT_METHOD_DEFAULTS})",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the progress bar goes to stderr)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -79,9 +86,66 @@ def run(args: argparse.Namespace) -> int:
     private = sorted(key for key, _ in args.param if str(key).startswith("_"))
     if private:  # test hooks of the code (e.g. switching the noise off) are never set from a command
         raise ValueError(f"--param {private[0]} is a private parameter of the code: it cannot be set from a command")
-    progress = not (args.no_progress or args.json)
-    if args.whitebox_only:
-        return _run_whitebox_only(args, progress)
+    # the bar is on stderr: with --json, stdout stays one JSON object
+    progress = not args.no_progress
+    try:
+        _check_arguments(args)
+        if args.whitebox_only:
+            return _run_whitebox_only(args, progress)
+        return _run_blackbox(args, progress)
+    except ValueError as exc:
+        raise ValueError(_in_flags(str(exc))) from None
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """The flags the audit's code checks late or names by its own keywords, checked first and by flag."""
+    if args.whitebox_only and args.method != "dpzo":
+        raise ValueError(f"--whitebox-only audits DP-ZO's steps; got --method {args.method}")
+    low = 1 if args.whitebox_only else 4
+    if args.trials < low:
+        raise ValueError(f"--trials {args.trials} must be an integer >= {low}" + ("" if args.whitebox_only else
+                         " (half of the runs calibrate the threshold, half are counted)"))
+    if args.canaries is not None and args.canaries < 0:
+        raise ValueError(f"--canaries {args.canaries} must be >= 0 (0: no gradient canaries)")
+    if args.size < 1:
+        raise ValueError(f"--size {args.size} must be an integer >= 1")
+    if not 0.0 < args.calibration_fraction < 1.0:
+        raise ValueError(f"--calibration-fraction {args.calibration_fraction:g} must be in (0, 1)")
+    for flag, registry, name in (("--method", METHODS, args.method), ("--dataset", DATASETS, args.dataset),
+                                 ("--model", MODELS, args.model)):
+        if name is not None and name not in registry:
+            raise ValueError(f"{flag} {name}: unknown; available: {', '.join(registry.names())}")
+    _check_tasks(args)
+    parse_epsilon(args.epsilon)
+    try:
+        check_method_params(METHODS.get(args.method), dict(args.param))
+    except ValueError as exc:
+        raise ValueError(f"--param {exc}") from None
+    if args.rows is not None:
+        if args.rows < 4:
+            raise ValueError(f"--rows {args.rows} must be >= 4 (audit training rows)")
+        check_audit_rows(args.dataset, args.rows, seed=args.seed, name="--rows")
+
+
+def _check_tasks(args: argparse.Namespace) -> None:
+    """The method and the family apply to the dataset's task (else the first fit would fail)."""
+    task = schema_for(args.dataset).task
+    reason = METHODS.get(args.method).skip(task)
+    if reason is not None:
+        raise ValueError(f"--method {args.method}: {reason} (--dataset {args.dataset} is a {task} dataset)")
+    family = None if args.model is None else MODELS.get(args.model).task
+    if family is not None and family != task:
+        choices = ", ".join(n for n in MODELS.names() if MODELS.get(n).task == task)
+        raise ValueError(
+            f"--model {args.model} is a {family} family but --dataset {args.dataset} is a {task} dataset; choose one of: {choices}"
+        )
+
+
+def _rows(args: argparse.Namespace) -> int:
+    return AUDIT_ROWS if args.rows is None else args.rows
+
+
+def _run_blackbox(args: argparse.Namespace, progress: bool) -> int:
     result = run_audit(
         method=args.method,
         dataset=args.dataset,
@@ -90,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         delta=args.delta,
         model=args.model,
         size=args.size,
-        n_rows=args.rows,
+        n_rows=_rows(args),
         statistic=args.statistic,
         threshold=args.threshold,
         calibration_fraction=args.calibration_fraction,
@@ -134,12 +198,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_whitebox_only(args: argparse.Namespace, progress: bool) -> int:
-    if args.method != "dpzo":
-        raise SystemExit(f"--whitebox-only audits DP-ZO's steps; got --method {args.method}")
     audit = run_whitebox_audit(
         dataset=args.dataset, epsilon=args.epsilon, runs=args.trials,
         canaries=WHITEBOX_ONLY_CANARIES if args.canaries is None else args.canaries, delta=args.delta,
-        model=args.model, size=args.size, n_rows=args.rows, seed=args.seed, method_params=dict(args.param),
+        model=args.model, size=args.size, n_rows=_rows(args), seed=args.seed, method_params=dict(args.param),
         noise=args.noise, progress=progress,
     )
     out = audit.to_dict()
@@ -181,6 +243,20 @@ def whitebox_lines(white: Mapping[str, Any]) -> list[str]:
             f"on {one['canaries']} gradient canaries (at most {one['max_certifiable_epsilon']:.3f} certifiable)"
         )
     return lines
+
+
+#: keyword names of the audit's code → this command's flags (messages speak the user's language)
+_FLAGS = {
+    "epsilon": "--epsilon", "delta": "--delta", "trials": "--trials", "runs": "--trials", "n_rows": "--rows",
+    "canaries": "--canaries", "calibration_fraction": "--calibration-fraction", "size": "--size",
+}
+
+
+def _in_flags(message: str) -> str:
+    """Name the audit's keywords by this command's flags (``delta=0.5 must ...`` → ``--delta 0.5 must ...``)."""
+    for key, flag in _FLAGS.items():
+        message = re.sub(rf"(?<![\w.-]){key}=", f"{flag} ", message)
+    return message
 
 
 def _json_safe(obj: Any) -> Any:

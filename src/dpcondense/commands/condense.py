@@ -20,6 +20,7 @@ import yaml
 from dpcondense.benchmark import RunConfigError, resolve_run, run_one
 from dpcondense.benchmark.outputs import write_outputs, write_release
 from dpcondense.benchmark.runner import DEFAULT_COUNT_SHARE
+from dpcondense.commands._paths import check_input_file, check_new_folder
 from dpcondense.custodian import release
 from dpcondense.datasets import card
 from dpcondense.models.defaults import family_params
@@ -41,12 +42,29 @@ _FLAGS = {
 }
 
 
+#: the flags that describe a custodian's ``--csv`` (attribute name → flag); refused with ``--dataset``
+_CSV_ONLY = {
+    "n_public": "--n-public", "count_share": "--count-share", "delimiter": "--delimiter", "encoding": "--encoding",
+    "audit_trials": "--audit-trials",
+}
+#: the fewest runs of an audit (two calibration and two evaluation runs)
+MIN_AUDIT_TRIALS = 4
+
+
+#: top-level config keys named by their flag when a message quotes ``key=value``
+_BARE_FLAGS = {"dataset": "--dataset", "model": "--model", "method": "--method", "seed": "--seed", "size": "--size"}
+
+
 def param_argument(text: str) -> tuple[str, Any]:
     """argparse type of ``--param KEY=VALUE`` (the value parsed as YAML)."""
-    if "=" not in text:
+    if "=" not in text or not text.split("=", 1)[0].strip():
         raise argparse.ArgumentTypeError(f"--param expects KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "not a YAML value"
+        raise argparse.ArgumentTypeError(f"--param {key.strip()}: {value!r} is not a value ({problem})") from None
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -89,16 +107,17 @@ def _add_csv_arguments(parser: argparse.ArgumentParser) -> None:
         "else a DP count bought from the budget)",
     )
     parser.add_argument(
-        "--count-share", type=float, default=DEFAULT_COUNT_SHARE,
+        "--count-share", type=float, default=None,
         help=f"--csv: share of ε spent on the DP row count when n is not public (default {DEFAULT_COUNT_SHARE})",
     )
-    parser.add_argument("--audit-trials", type=int, default=0, help="--csv: also run a canary audit with this many runs (0 = none)")
+    parser.add_argument(
+        "--audit-trials", type=int, default=None, help="--csv: also run a canary audit with this many runs (>= 4; 0 = none)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     _check_sources(args)
-    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        raise ValueError(f"--out {args.out} exists and is not an empty folder; choose a new folder")
+    check_new_folder(args.out, "--out")
     try:
         spec = resolve_run(run_config(args))
     except RunConfigError as exc:
@@ -110,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{em}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics[em].items())))
         print(f"wrote {args.out}/synthetic.csv, ledger.json, metrics.json ({result.ledger.label})")
         return 0
-    bundle = release(spec, audit_trials=args.audit_trials)
+    bundle = release(spec, audit_trials=args.audit_trials or 0)
     for w in bundle.result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     write_release(args.out, bundle.result, local_files=bundle.local_files())
@@ -124,8 +143,23 @@ def run(args: argparse.Namespace) -> int:
 def _check_sources(args: argparse.Namespace) -> None:
     if args.csv is None and args.schema is not None:
         raise ValueError("--schema goes with --csv (a built-in --dataset carries its own schema)")
-    if args.csv is not None and args.schema is None:
+    if args.csv is None:
+        given = [flag for key, flag in _CSV_ONLY.items() if getattr(args, key) is not None]
+        if given:
+            raise ValueError(
+                f"{given[0]} goes with --csv (a custodian's file); a built-in --dataset has its own public "
+                "row count, format and no audit: drop it"
+            )
+        return
+    if args.schema is None:
         raise ValueError("--csv needs --schema SCHEMA.yaml (draft one with `dpcondense schema init DATA.csv`)")
+    check_input_file(args.csv, "--csv", what="CSV file")
+    check_input_file(args.schema, "--schema", what="schema file")
+    if args.audit_trials is not None and (args.audit_trials < 0 or 0 < args.audit_trials < MIN_AUDIT_TRIALS):
+        raise ValueError(
+            f"--audit-trials {args.audit_trials} must be 0 (no audit) or an integer >= {MIN_AUDIT_TRIALS} "
+            "(half of the runs calibrate the attack, half are counted)"
+        )
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -138,7 +172,8 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
     else:
         dataset = {
             "name": "csv", "path": str(args.csv), "schema": str(args.schema), "delimiter": args.delimiter,
-            "encoding": args.encoding, "n_public": args.n_public, "count_share": args.count_share,
+            "encoding": args.encoding, "n_public": args.n_public,
+            "count_share": DEFAULT_COUNT_SHARE if args.count_share is None else args.count_share,
         }
     return {
         "dataset": dataset,
@@ -155,7 +190,13 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _in_flags(message: str) -> str:
-    """Name config keys by this command's flags (``privacy.epsilon=2`` → ``--epsilon 2``)."""
+    """Name config keys by this command's flags (``privacy.epsilon=2`` → ``--epsilon=2``)."""
+    message = re.sub(r"(?<![\w.])method\.params\.steps=", "--steps=", message)
+    message = re.sub(r"(?<![\w.])method\.params\.(\w+)=", r"--param \1=", message)
+    message = re.sub(r" \(or dataset=csv [^)]*\)", " (or --csv FILE --schema SCHEMA for your own file)", message)
+    message = re.sub(r"^dataset\.(path|schema)=(\S+): \2: ", r"dataset.\1=\2: ", message)  # the path once
     for key, flag in _FLAGS.items():
-        message = re.sub(rf"(?<![\w.]){re.escape(key)}(?=[=.:\s])", flag, message)
-    return re.sub(r"^size=", "--size ", message)
+        message = re.sub(rf"(?<![\w.-]){re.escape(key)}(?=[=.:\s])", flag, message)
+    for key, flag in _BARE_FLAGS.items():  # top-level keys, only as ``key=value``
+        message = re.sub(rf"(?<![\w.-]){key}=", f"{flag}=", message)
+    return re.sub(r"^--size=", "--size ", message)

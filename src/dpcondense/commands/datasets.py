@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from dpcondense.commands._paths import check_file
 from dpcondense.datasets import dataset_names
 from dpcondense.datasets.summary import dataset_summary
 from dpcondense.reporting.table import markdown_table
@@ -19,6 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        check_file(args.out, "--out", example="datasets.md")
     records = [dataset_summary(n) for n in dataset_names()]
     if args.json:
         print(json.dumps(records, indent=2))

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
-from dpcondense.reference import jsonable_record, reference_markdown, reference_table
+from dpcondense.commands._paths import check_file
+from dpcondense.datasets import DATASETS
+from dpcondense.models import MODELS
+from dpcondense.reference import jsonable_record, reference_markdown, reference_pairs, reference_table
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -33,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.out is not None:
+        check_file(args.out, "--out", example="reference_full_data.md")
+    _check_selection(args)
     records = reference_table(args.dataset, args.model, args.seeds, progress=not args.no_progress)
     text = reference_markdown(records)
     if args.json:
@@ -43,3 +51,27 @@ def run(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
     return 0
+
+
+def _check_selection(args: argparse.Namespace) -> None:
+    """Unknown names, or a model of no selected dataset's task: refused before any fit, naming the flag."""
+    for flag, registry, names in (("--dataset", DATASETS, args.dataset), ("--model", MODELS, args.model)):
+        for name in names or []:
+            if name not in registry:
+                raise ValueError(f"{flag} {name}: {_text(_lookup_error(registry, name))}")
+    try:
+        reference_pairs(args.dataset, args.model)
+    except ValueError as exc:
+        raise ValueError(f"--model: {_text(exc)}") from None
+
+
+def _lookup_error(registry: Any, name: str) -> Exception:
+    try:
+        registry.get(name)
+    except (KeyError, ValueError) as exc:
+        return exc
+    return ValueError(f"unknown name {name!r}")
+
+
+def _text(exc: Exception) -> str:
+    return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)

@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from dpcondense.reporting import load_runs, run_manifest, write_report
+from dpcondense.commands._paths import check_file, check_folder
+from dpcondense.reporting import ReportError, load_runs, read_reference, run_manifest, write_report
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,19 +48,47 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-    if args.out is None and args.runs_manifest is None:
-        raise ValueError(f"--out FOLDER is required (e.g. --out results/{args.experiment}): the report is written there")
-    if args.reference is not None and not args.reference.is_file():
-        raise FileNotFoundError(f"--reference {args.reference}: no such file (make it with `dpcondense reference --json`)")
+    _check_arguments(args)
     runs = load_runs(args.experiment, tracking=args.tracking, uri=args.uri, root=args.root, reference=args.reference)
     if args.runs_manifest is not None:
+        manifest = run_manifest(runs)
         args.runs_manifest.parent.mkdir(parents=True, exist_ok=True)
-        args.runs_manifest.write_text(run_manifest(runs))
-        print(f"wrote {args.runs_manifest} ({run_manifest(runs).count(chr(10)) - 1} finished runs)")
+        args.runs_manifest.write_text(manifest)
+        print(f"wrote {args.runs_manifest} ({manifest.count(chr(10)) - 1} finished runs)")
         return 0
     out = args.out
     paths = write_report(runs, out, figures=not args.no_figures)
     n_runs = len({r.identity for r in runs.records if not r.derived})
-    print(f"wrote {len(paths)} files to {out} from {n_runs} finished runs of experiment {args.experiment!r}")
+    print(f"wrote {len(paths)} files to {out} from {n_runs} finished runs of experiment '{args.experiment}'")
     return 0
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Every flag checked before the store is opened: the output paths, the store flags, the reference file."""
+    if args.out is None and args.runs_manifest is None:
+        raise ValueError(f"--out FOLDER is required (e.g. --out results/{args.experiment}): the report is written there")
+    if args.runs_manifest is not None and (args.out is not None or args.no_figures):
+        extra = "--out" if args.out is not None else "--no-figures"
+        raise ValueError(f"--runs-manifest writes the list of runs only; drop {extra} (or run the report separately)")
+    if args.runs_manifest is not None:
+        check_file(args.runs_manifest, "--runs-manifest", example=f"{args.experiment}.tsv")
+    else:
+        check_folder(args.out, "--out")
+    if args.uri is not None and args.tracking != "server":
+        raise ValueError("--uri goes with --tracking server (the local store is found with --root)")
+    if args.tracking == "server" and not (args.uri or os.environ.get("MLFLOW_TRACKING_URI")):
+        raise ValueError("--tracking server needs --uri http://HOST:PORT (or the MLFLOW_TRACKING_URI environment variable)")
+    if args.root is not None and args.tracking != "local":
+        raise ValueError("--root goes with --tracking local (a server is found with --uri)")
+    if args.root is not None and args.root.exists() and not args.root.is_dir():
+        raise ValueError(f"--root {args.root} is a file; give the store's folder (it holds mlflow.db)")
+    if args.reference is not None:
+        _read_reference_flag(args.reference)
+
+
+def _read_reference_flag(path: Path) -> None:
+    """``--reference``: an existing reference file from ``dpcondense reference --json`` (the message names the flag)."""
+    try:
+        read_reference(path)
+    except ReportError as exc:
+        raise ReportError(f"--reference {exc}") from None

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dpcondense.commands._paths import check_file, check_input_file
 from dpcondense.data.csv import read_raw_csv
 from dpcondense.data.schema_draft import draft_schema
 
@@ -44,13 +45,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--unsafe-data-bounds", action="store_true",
         help="write the data's min/max as bounds: LEAKS private values; every run is labelled not DP",
     )
-    init.set_defaults(func=run_init)
+    init.set_defaults(func=run_init, command_name="schema init")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def run_init(args: argparse.Namespace) -> int:
-    if args.out is not None and args.out.exists():
-        raise ValueError(f"--out {args.out} exists; choose another path (a schema is never overwritten)")
+    check_input_file(args.csv, "CSV", what="file")
+    if args.out is not None:
+        check_file(args.out, "--out", example=f"{args.csv.stem}.yaml", overwrite=False)
     table = read_raw_csv(args.csv, delimiter=args.delimiter, encoding=args.encoding)
     draft = draft_schema(
         table, name=args.name, label=args.label, time=args.time, event=args.event,

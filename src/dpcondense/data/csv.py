@@ -21,13 +21,21 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from dpcondense.data.dataset import DataValidationError, Dataset, from_frame
-from dpcondense.data.schema import Schema, SchemaError
+from dpcondense.data.schema import Schema, SchemaError, read_yaml
+from dpcondense.data.values import did_you_mean, plain, show, show_list, value_order
 
 #: Delimiters tried when a header does not split into several columns.
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+#: Cells pandas reads as missing by default (its documented ``na_values``); a schema category
+#: spelled like one of them (e.g. smoking ``None``) is read as text in that column.
+NA_MARKERS = frozenset(
+    ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
+     "NULL", "NaN", "None", "n/a", "nan", "null"]
+)
+#: Column names a release adds itself (the per-row training weights): a custodian's column may not use them.
+RESERVED_COLUMNS = ("sample_weight",)
 #: Warn when at least this share of a numeric column lies outside the schema bounds.
 CLIP_WARN_FRACTION = 0.01
 #: The ``public`` key that ``schema init --unsafe-data-bounds`` sets.
@@ -55,12 +63,27 @@ class RawTable:
     delimiter: str
     encoding: str
     line_of_row: list[int] | None = None
+    #: the decoded file, to re-read a column whose values look like missing-value markers
+    text: str | None = None
 
     def where(self, row: int) -> str:
         """``row 3 (line 5)``: data rows count from 0 after the header; lines from 1."""
         if self.line_of_row is not None and 0 <= row < len(self.line_of_row):
             return f"row {row} (line {self.line_of_row[row]})"
         return f"row {row}"
+
+    def literal_column(self, name: str) -> pd.Series:
+        """Column ``name`` with only empty cells missing (``NA``, ``None``, … kept as text)."""
+        if self.text is None:
+            return self.frame[name]
+        position = list(self.frame.columns).index(name)
+        col = pd.read_csv(
+            io.StringIO(self.text), sep=self.delimiter, skip_blank_lines=True, dtype=object, keep_default_na=False,
+            na_values=[""], usecols=[position],
+        ).iloc[:, 0]
+        col.index = self.frame.index
+        col.name = name
+        return col
 
 
 def read_raw_csv(path: str | Path, *, delimiter: str | None = None, encoding: str | None = None) -> RawTable:
@@ -69,9 +92,9 @@ def read_raw_csv(path: str | Path, *, delimiter: str | None = None, encoding: st
     Raises
     ------
     DataValidationError
-        File missing or empty; not decodable with ``encoding`` (default UTF-8, BOM allowed);
-        a header that only splits with another delimiter; empty or duplicate column names; no
-        data rows; a line with more fields than the header.
+        File missing or empty; not a text file; not decodable with ``encoding`` (default UTF-8,
+        BOM allowed); a header that only splits with another delimiter; empty or duplicate column
+        names; no data rows; a line with more or fewer fields than the header.
     """
     path = Path(path)
     if not path.is_file():
@@ -79,9 +102,46 @@ def read_raw_csv(path: str | Path, *, delimiter: str | None = None, encoding: st
     raw = path.read_bytes()
     if not raw.strip():
         raise DataValidationError(f"{path}: the file is empty (no header, no rows)")
-    enc = encoding or "utf-8-sig"
+    text, enc = _decode(path, raw, encoding)
+    lines = text.splitlines()
+    header_index = next(i for i, ln in enumerate(lines) if ln.strip())
+    sep = delimiter or ","
+    if len(sep) != 1:
+        raise DataValidationError(f"--delimiter must be one character, got {sep!r}")
+    header = _header(path, lines[header_index], sep)
+    data_lines = [i + 1 for i in range(header_index + 1, len(lines)) if lines[i].strip()]
+    if not data_lines:
+        raise DataValidationError(f"{path}: the file has a header but no data rows")
+    _check_records(path, text, sep, len(header))
     try:
-        text = raw.decode(enc)
+        # all text: numbers are parsed later with Python's correctly rounded float()
+        frame = pd.read_csv(io.StringIO(text), sep=sep, skip_blank_lines=True, dtype=object, keep_default_na=True)
+    except pd.errors.ParserError as exc:
+        raise DataValidationError(f"{path}: cannot parse the CSV: {str(exc).strip()}") from None
+    frame.columns = header
+    return RawTable(
+        path=path,
+        frame=frame,
+        delimiter=sep,
+        encoding=enc,
+        line_of_row=data_lines if len(data_lines) == len(frame) else None,
+        text=text,
+    )
+
+
+def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
+    """The file's text (a UTF-8 byte-order mark dropped) and the encoding used."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) and not (encoding or "").lower().startswith("utf-16"):
+        raise DataValidationError(f"{path}: the file is UTF-16 text (byte-order mark); pass --encoding utf-16 or save it as UTF-8")
+    if b"\x00" in raw and not (encoding or "").lower().startswith(("utf-16", "utf-32")):
+        raise DataValidationError(
+            f"{path}: the file holds NUL bytes: not a text CSV (a spreadsheet such as .xlsx?); export it as CSV (UTF-8)"
+        )
+    enc = encoding or "utf-8-sig"
+    # a byte-order mark is never part of the first column's name
+    codec = "utf-8-sig" if enc.lower().replace("_", "-") in ("utf-8", "utf8") else enc
+    try:
+        text = raw.decode(codec)
     except LookupError:
         raise DataValidationError(f"--encoding {encoding!r} is not a known text encoding (e.g. utf-8, latin-1, cp1252)") from None
     except UnicodeDecodeError as exc:
@@ -90,12 +150,11 @@ def read_raw_csv(path: str | Path, *, delimiter: str | None = None, encoding: st
             f"{path}: not readable as {encoding or 'UTF-8'}: byte 0x{raw[exc.start]:02x} on line {line} is invalid "
             f"in that encoding; pass --encoding with the file's encoding (e.g. --encoding latin-1 or cp1252)"
         ) from None
-    lines = text.splitlines()
-    header_index = next(i for i, ln in enumerate(lines) if ln.strip())
-    header_line = lines[header_index]
-    sep = delimiter or ","
-    if len(sep) != 1:
-        raise DataValidationError(f"--delimiter must be one character, got {sep!r}")
+    return text.lstrip("\ufeff"), enc
+
+
+def _header(path: Path, header_line: str, sep: str) -> list[str]:
+    """The column names: one per field, non-empty and unique (the delimiter checked on the way)."""
     header = [h.strip() for h in next(csv.reader([header_line], delimiter=sep))]
     if len(header) == 1:
         widths = {d: len(next(csv.reader([header_line], delimiter=d))) for d in DELIMITERS if d != sep}
@@ -117,28 +176,39 @@ def read_raw_csv(path: str | Path, *, delimiter: str | None = None, encoding: st
     if dups:
         listed = "; ".join(f"{h!r} (columns {', '.join(map(str, c[:-1]))} and {c[-1]})" for h, c in dups.items())
         raise DataValidationError(f"{path}: duplicate column names: {listed}; every column needs a unique name")
-    data_lines = [i + 1 for i in range(header_index + 1, len(lines)) if lines[i].strip()]
-    if not data_lines:
-        raise DataValidationError(f"{path}: the file has a header but no data rows")
+    return header
+
+
+def _check_records(path: Path, text: str, sep: str, width: int) -> None:
+    """Every data line has as many fields as the header (pandas pads short lines with missing values
+    and, when every line has one field more, silently takes the first column as the row index)."""
+    reader = csv.reader(io.StringIO(text, newline=None), delimiter=sep, strict=True)
+    records: list[tuple[list[str], int]] = []
     try:
-        # all text: numbers are parsed later with Python's correctly rounded float()
-        frame = pd.read_csv(io.StringIO(text), sep=sep, skip_blank_lines=True, dtype=object, keep_default_na=True)
-    except pd.errors.ParserError as exc:
-        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if m:
-            raise DataValidationError(
-                f"{path}: line {m.group(2)} has {m.group(3)} fields but the header has {m.group(1)} "
-                f"(check the delimiter {_delimiter_name(sep)} and the quoting of values that contain it)"
-            ) from None
-        raise DataValidationError(f"{path}: cannot parse the CSV: {exc}") from None
-    frame.columns = header
-    return RawTable(
-        path=path,
-        frame=frame,
-        delimiter=sep,
-        encoding=enc,
-        line_of_row=data_lines if len(data_lines) == len(frame) else None,
-    )
+        for fields in reader:
+            records.append((fields, reader.line_num))
+    except csv.Error as exc:
+        start = records[-1][1] + 1 if records else 1
+        raise DataValidationError(
+            f"{path}: line {start}: bad quoting ({exc}); a quote \" must open and close a whole value, e.g. \"a, b\""
+        ) from None
+    body = [(f, n) for f, n in records if not (len(f) == 0 or (len(f) == 1 and not f[0].strip()))][1:]
+    for fields, line in body:
+        if len(fields) == width:
+            continue
+        if len(fields) > width:
+            if len(fields) == width + 1 and not fields[-1].strip():
+                why = f"a trailing {_delimiter_name(sep)}? remove it"
+            else:
+                why = f"check the delimiter {_delimiter_name(sep)} and the quoting of values that contain it"
+            raise DataValidationError(f"{path}: line {line} has {len(fields)} fields but the header has {width} ({why})")
+        other = next((d for d in DELIMITERS if d != sep and len(next(csv.reader([sep.join(fields)], delimiter=d))) == width), None)
+        hint = (
+            f": it splits into {width} fields on {_delimiter_name(other)}; use one delimiter in the whole file"
+            if other is not None
+            else f"; write an empty field for a missing value (e.g. 1{sep}{sep}3)"
+        )
+        raise DataValidationError(f"{path}: line {line} has {len(fields)} field(s) but the header has {width}{hint}")
 
 
 def load_user_schema(schema: str | Path | Schema | Mapping[str, Any]) -> Schema:
@@ -147,6 +217,7 @@ def load_user_schema(schema: str | Path | Schema | Mapping[str, Any]) -> Schema:
     Raises
     ------
     SchemaError
+        One line naming the file, the field and what it allows.
     """
     if isinstance(schema, Schema):
         return schema
@@ -154,18 +225,11 @@ def load_user_schema(schema: str | Path | Schema | Mapping[str, Any]) -> Schema:
         spec, source = dict(schema), "schema"
     else:
         path = Path(schema)
-        if not path.is_file():
-            raise SchemaError(f"schema file not found: {path}")
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise SchemaError(f"{path}: not valid YAML: {exc}") from None
-        source = str(path)
-        if not isinstance(spec, Mapping):
-            raise SchemaError(f"{path}: a schema must be a YAML mapping")
+        spec, source = read_yaml(path), str(path)
+    features = spec.get("features")
     unbounded = [
         str(f.get("name"))
-        for f in spec.get("features") or []
+        for f in (features if isinstance(features, list) else [])
         if isinstance(f, Mapping) and f.get("type") == "numeric" and f.get("bounds") is None
     ]
     if unbounded:
@@ -180,7 +244,14 @@ def load_user_schema(schema: str | Path | Schema | Mapping[str, Any]) -> Schema:
             f"{source}: survival outcome needs 'horizon': the public follow-up horizon of the study, in the time "
             "column's unit (not the largest time in the data)"
         )
-    return Schema.from_dict(spec, source=source)
+    parsed = Schema.from_dict(spec, source=source)
+    reserved = [c for c in parsed.feature_names + parsed.target_columns if c in RESERVED_COLUMNS]
+    if reserved:
+        raise SchemaError(
+            f"{source}: column name {reserved[0]!r} is reserved for the release's per-row weights; rename the column "
+            "(in the file and the schema)"
+        )
+    return parsed
 
 
 def data_derived_bounds(schema: Schema) -> bool:
@@ -215,7 +286,9 @@ def read_user_csv(
     Raises
     ------
     DataValidationError, SchemaError
-        Each message names the file and the row (with its line), the column or the field.
+        Each message names the file and the row (with its line), the column or the field: besides
+        the file's structure and each cell's type, a label value that is neither declared class,
+        a single class, and survival times outside ``[min_time, horizon]`` (counted, not located).
     """
     schema = load_user_schema(schema)
     table = read_raw_csv(path, delimiter=delimiter, encoding=encoding)
@@ -224,11 +297,15 @@ def read_user_csv(
     expected = schema.feature_names + schema.target_columns
     absent = [c for c in expected if c not in frame.columns]
     if absent:
+        hint = did_you_mean(absent[0], [c for c in frame.columns if c not in expected])
         raise DataValidationError(
-            f"{src}: schema column(s) {absent} absent from the file, whose columns are {list(frame.columns)}"
+            f"{src}: schema column(s) {absent} absent from the file{hint}, whose columns are {list(frame.columns)}"
         )
     n = len(frame)
     frame = frame.copy()
+    for f in schema.features:
+        if f.type == "categorical" and any(isinstance(c, str) and c in NA_MARKERS for c in f.categories or ()):
+            frame[f.name] = table.literal_column(f.name)
     numeric_cols = [f.name for f in schema.features if f.type != "categorical"]
     numeric_cols += [c for c in (schema.outcome.time, schema.outcome.event) if c is not None]
     for col in numeric_cols:
@@ -283,36 +360,75 @@ def _parse_numbers(col: pd.Series, name: str, table: RawTable) -> pd.Series:
             numeric = False
             continue
         if not math.isfinite(x):
-            raise DataValidationError(f"{table.path}: column {name!r} has the non-finite value {v!r} at {table.where(i)}")
+            raise DataValidationError(
+                f"{table.path}: column {name!r} has the non-finite value {v!r} at {table.where(i)}; allowed: finite numbers"
+            )
         values.append(x)
     return pd.Series(values, index=col.index, dtype=float if numeric else object)
 
 
 def _check_outcome(dataset: Dataset, frame: pd.DataFrame, src: str) -> None:
+    """Both classes (or events and censored rows) present, and every time on the schema's public scale."""
     out = dataset.schema.outcome
     n = dataset.n_rows
     if dataset.task == "classification":
         positives = int(dataset.y.sum())
         if positives in (0, n):
-            seen = sorted({str(v) for v in frame[out.label].dropna()})
-            which = f"positive value {out.positive!r}" if positives == n else f"no row has the positive value {out.positive!r}"
+            seen = show_list(sorted({plain(v) for v in frame[out.label].dropna()}, key=value_order))
+            which = "every row has" if positives == n else "no row has"
             raise DataValidationError(
-                f"{src}: label column {out.label!r} has a single class ({which}; values seen: {seen}); "
-                "a classifier needs both classes — check the column and the schema's outcome.positive"
+                f"{src}: label column {out.label!r} has a single class ({which} the positive value {show(out.positive)}; "
+                f"values seen: {seen}); a classifier needs both classes — check the column and the schema's outcome.positive"
             )
         if min(positives, n - positives) < 2:
             raise DataValidationError(
                 f"{src}: label column {out.label!r} has only {min(positives, n - positives)} row of one class; the "
                 "stratified train/test split needs at least 2 rows of each class"
             )
-    else:
-        events = int(dataset.event.sum())
-        if events == 0:
-            raise DataValidationError(f"{src}: event column {out.event!r} has no events (all rows are 0 = censored)")
-        if min(events, n - events) < 2 and events != n:
+        return
+    events = int(dataset.event.sum())
+    if events == 0:
+        raise DataValidationError(f"{src}: event column {out.event!r} has no events (all rows are 0 = censored)")
+    if min(events, n - events) < 2 and events != n:
+        raise DataValidationError(
+            f"{src}: event column {out.event!r} needs at least 2 events and 2 censored rows for the stratified split"
+        )
+    _check_time_range(dataset, src)
+
+
+def _check_time_range(dataset: Dataset, src: str) -> None:
+    """Times outside [min_time, horizon] would be clipped to the public scale: say how many, not which."""
+    out = dataset.schema.outcome
+    unit = f" {out.time_unit}" if out.time_unit else ""
+    time = np.asarray(dataset.time, dtype=float)
+    beyond = int((time > out.horizon).sum())
+    if beyond:
+        every = beyond == len(time)
+        count = "every time lies" if every else ("1 time lies" if beyond == 1 else f"{beyond} times lie")
+        why = f" (a unit mismatch? the horizon is in{unit or ' the unit of the time column'})" if every else ""
+        raise DataValidationError(
+            f"{src}: survival time column {out.time!r}: {count} beyond the schema's outcome.horizon {show(out.horizon)}{unit}"
+            f"{why}; times must lie in (0, horizon]: raise the horizon to the study's public follow-up, or censor "
+            f"those rows at the horizon (time = {show(out.horizon)}, event = 0)"
+        )
+    if out.min_time is not None:
+        below = int((time < out.min_time).sum())
+        if below:
+            count = "1 time lies" if below == 1 else f"{below} times lie"
             raise DataValidationError(
-                f"{src}: event column {out.event!r} needs at least 2 events and 2 censored rows for the stratified split"
+                f"{src}: survival time column {out.time!r}: {count} below the schema's outcome.min_time "
+                f"{show(out.min_time)}{unit}; set them to the min_time or lower it"
             )
+
+
+def _percent(k: int, m: int) -> str:
+    """``12.5%``; never ``100.0%`` unless all (nor ``0.0%`` unless none)."""
+    p = 100.0 * k / m
+    if k < m and p >= 99.95:
+        return ">99.9%"
+    if 0 < k and p < 0.05:
+        return "<0.1%"
+    return f"{p:.1f}%"
 
 
 def bound_warnings(dataset: Dataset, frame: pd.DataFrame | None = None) -> list[str]:
@@ -327,13 +443,13 @@ def bound_warnings(dataset: Dataset, frame: pd.DataFrame | None = None) -> list[
             continue
         lo, hi = f.bounds  # type: ignore[misc]
         outside = observed & ((x < lo) | (x > hi))
-        share = outside.sum() / observed.sum()
-        if share >= CLIP_WARN_FRACTION:
-            most = "most of its values" if share > 0.5 else "its values"
+        k, m = int(outside.sum()), int(observed.sum())
+        if k / m >= CLIP_WARN_FRACTION:
+            which = f"all {m} of its values" if k == m else f"{_percent(k, m)} of its values ({k} of {m})"
             unit = f" ({f.unit})" if f.unit else ""
             out.append(
-                f"column {f.name!r}: {share:.1%} of {most} ({int(outside.sum())} of {int(observed.sum())}) lie outside "
-                f"the schema bounds [{lo:g}, {hi:g}] and are clipped to them; check the bounds and the column's unit{unit}"
+                f"column {f.name!r}: {which} lie outside the schema bounds [{show(lo)}, {show(hi)}] and are clipped to "
+                f"them; check the bounds and the column's unit{unit}"
             )
     return out
 
@@ -355,7 +471,9 @@ __all__ = [
     "CLIP_WARN_FRACTION",
     "DATA_DERIVED_BOUNDS_KEY",
     "DELIMITERS",
+    "NA_MARKERS",
     "NOT_DP_REASON",
+    "RESERVED_COLUMNS",
     "RawTable",
     "bound_warnings",
     "csv_identity",

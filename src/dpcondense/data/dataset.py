@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split as _sk_split
 
 from dpcondense.data.encoder import Encoder
 from dpcondense.data.schema import Feature, Schema
+from dpcondense.data.values import category_key, did_you_mean, plain, show, show_list, value_order
 
 
 class DataValidationError(ValueError):
@@ -109,22 +110,59 @@ def from_frame(frame: pd.DataFrame, schema: Schema, *, source: str = "data") -> 
     ------
     DataValidationError
         Naming the column (and a row) for: columns absent from the schema or from the data,
-        category values not in the schema, non-numeric values in numeric columns, survival
-        times ≤ 0, event values outside {0, 1}, missing values with no declared policy.
+        category values not in the schema, non-numeric values in numeric or binary columns,
+        binary values other than 0/1, label values other than the declared ones, survival
+        times missing or ≤ 0, event values outside {0, 1}, missing values with no declared policy.
     """
     _check_columns(frame, schema, source)
     features = pd.DataFrame({f.name: _feature_column(frame[f.name], f, source) for f in schema.features}).reset_index(drop=True)
-    out = schema.outcome
     n_public = _public_n(schema, len(frame))
     if schema.task == "classification":
-        lab = frame[out.label]
-        if lab.isna().any():
-            row = int(np.flatnonzero(lab.isna().to_numpy())[0])
-            raise DataValidationError(f"{source}: label column {out.label!r} is missing at row {row}")
-        y = np.array([_key(v) == _key(out.positive) for v in lab], dtype=np.int64)
+        y = _label(frame, schema, source)
         return Dataset(schema=schema, features=features, y=y, n_public=n_public)
     time, event = _survival_outcome(frame, schema, source)
     return Dataset(schema=schema, features=features, time=time, event=event, n_public=n_public)
+
+
+def _allowed_labels(schema: Schema) -> str:
+    out = schema.outcome
+    if out.negative_declared:
+        return f"outcome.positive {show(out.positive)} and outcome.negative {show(out.negative)}"
+    return f"outcome.positive {show(out.positive)} and one other value (outcome.negative is not declared)"
+
+
+def _label(frame: pd.DataFrame, schema: Schema, source: str) -> np.ndarray:
+    """Class 1 where the label equals ``positive``; a value that is neither class is an error."""
+    out = schema.outcome
+    lab = frame[out.label]
+    if lab.isna().any():
+        row = int(np.flatnonzero(lab.isna().to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: label column {out.label!r} is missing at row {row}; every row needs a label "
+            f"(allowed: {_allowed_labels(schema)})"
+        )
+    keys = [_key(v) for v in lab]
+    distinct = {k: plain(v) for k, v in sorted(zip(keys, lab), key=lambda kv: value_order(kv[1]))}
+    positive, negative = _key(out.positive), _key(out.negative)
+    seen = show_list(distinct.values())
+    if out.negative_declared:
+        unexpected = [v for k, v in distinct.items() if k not in (positive, negative)]
+        if unexpected:
+            raise DataValidationError(
+                f"{source}: label column {out.label!r} has the values {seen}: {show_list(unexpected)} "
+                f"{'is' if len(unexpected) == 1 else 'are'} neither outcome.positive {show(out.positive)} nor "
+                f"outcome.negative {show(out.negative)}; recode the column to these two values"
+            )
+    else:
+        # with no declared negative, two other values would silently merge into class 0
+        others = [v for k, v in distinct.items() if k != positive]
+        if len(others) > 1:
+            raise DataValidationError(
+                f"{source}: label column {out.label!r} has the values {seen}, but the schema allows outcome.positive "
+                f"{show(out.positive)} and one other value (outcome.negative is not declared): {show_list(others)} "
+                "would merge into one class; recode the column to two values (and declare outcome.negative)"
+            )
+    return np.array([k == positive for k in keys], dtype=np.int64)
 
 
 def _check_columns(frame: pd.DataFrame, schema: Schema, source: str) -> None:
@@ -134,7 +172,8 @@ def _check_columns(frame: pd.DataFrame, schema: Schema, source: str) -> None:
     expected = schema.feature_names + schema.target_columns
     absent = [c for c in expected if c not in frame.columns]
     if absent:
-        raise DataValidationError(f"{source}: schema column(s) absent from the data: {absent}")
+        hint = did_you_mean(absent[0], [c for c in frame.columns if c not in expected])
+        raise DataValidationError(f"{source}: schema column(s) absent from the data: {absent}{hint}")
     extra = [c for c in frame.columns if c not in expected]
     if extra:
         raise DataValidationError(
@@ -142,31 +181,20 @@ def _check_columns(frame: pd.DataFrame, schema: Schema, source: str) -> None:
         )
 
 
+def _first(mask: pd.Series | np.ndarray) -> int:
+    return int(np.flatnonzero(np.asarray(mask))[0])
+
+
 def _feature_column(col: pd.Series, f: Feature, source: str) -> pd.Series:
     """One validated feature column: floats for numeric/binary, schema categories (objects) otherwise."""
     missing = col.isna()
     if missing.any() and f.missing.fill is None and not f.missing.indicator:
-        row = int(np.flatnonzero(missing.to_numpy())[0])
         raise DataValidationError(
-            f"{source}: column {f.name!r} has missing values (first at row {row}) but the schema "
+            f"{source}: column {f.name!r} has missing values (first at row {_first(missing)}) but the schema "
             "declares no missing policy (missing: {fill: VALUE} and/or {indicator: true})"
         )
     if f.type in ("numeric", "binary"):
-        num = pd.to_numeric(col, errors="coerce")
-        bad = num.isna() & ~missing
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataValidationError(
-                f"{source}: non-numeric value {col.iloc[row]!r} in numeric column {f.name!r} (row {row})"
-            )
-        if f.type == "binary":
-            badb = ~num.isin([0, 1]) & ~missing
-            if badb.any():
-                row = int(np.flatnonzero(badb.to_numpy())[0])
-                raise DataValidationError(
-                    f"{source}: binary column {f.name!r} has value {col.iloc[row]!r} (row {row}); allowed: 0, 1"
-                )
-        return num.astype(float)
+        return _number_column(col, missing, f, source)
     cats = list(f.categories or ())
     lookup = {_key(c): c for c in cats}
     vals = []
@@ -177,31 +205,74 @@ def _feature_column(col: pd.Series, f: Feature, source: str) -> pd.Series:
         k = _key(v)
         if k not in lookup:
             raise DataValidationError(
-                f"{source}: column {f.name!r} has category {v!r} (row {i}) not in the schema; allowed: {cats}"
+                f"{source}: column {f.name!r} has category {show(v)} (row {i}) not in the schema; allowed: {cats}"
             )
         vals.append(lookup[k])
     return pd.Series(vals, dtype=object, index=col.index)
 
 
+def _number_column(col: pd.Series, missing: pd.Series, f: Feature, source: str) -> pd.Series:
+    allowed = "allowed: 0, 1" if f.type == "binary" else f"allowed: numbers in [{show(f.bounds[0])}, {show(f.bounds[1])}]"  # type: ignore[index]
+    num = pd.to_numeric(col, errors="coerce")
+    bad = num.isna() & ~missing
+    if bad.any():
+        row = _first(bad)
+        raise DataValidationError(
+            f"{source}: non-numeric value {show(col.iloc[row])} in {f.type} column {f.name!r} (row {row}); {allowed}"
+            + _decimal_comma_hint(col.iloc[row])
+        )
+    infinite = ~missing & ~np.isfinite(num.astype(float))
+    if infinite.any():
+        row = _first(infinite)
+        raise DataValidationError(f"{source}: column {f.name!r} has the non-finite value {show(col.iloc[row])} (row {row}); {allowed}")
+    if f.type == "binary":
+        badb = ~num.isin([0, 1]) & ~missing
+        if badb.any():
+            row = _first(badb)
+            raise DataValidationError(
+                f"{source}: binary column {f.name!r} has value {show(plain(col.iloc[row]))} (row {row}); {allowed}"
+            )
+    return num.astype(float)
+
+
+def _decimal_comma_hint(v: Any) -> str:
+    text = str(v).strip()
+    if text.count(",") == 1 and text.replace(",", "", 1).replace("-", "", 1).isdigit():
+        return " (a decimal comma or a thousands separator? write plain numbers with a decimal point: 1.5, 1000)"
+    return ""
+
+
 def _survival_outcome(frame: pd.DataFrame, schema: Schema, source: str) -> tuple[np.ndarray, np.ndarray]:
     out = schema.outcome
-    t = pd.to_numeric(frame[out.time], errors="coerce")
-    if t.isna().any():
-        row = int(np.flatnonzero(t.isna().to_numpy())[0])
+    raw_t = frame[out.time]
+    if raw_t.isna().any():
         raise DataValidationError(
-            f"{source}: survival time column {out.time!r} has a missing or non-numeric value at row {row}"
+            f"{source}: survival time column {out.time!r} is missing at row {_first(raw_t.isna())}; every row needs a time > 0"
+        )
+    t = pd.to_numeric(raw_t, errors="coerce")
+    if t.isna().any() or not np.isfinite(t.astype(float)).all():
+        row = _first(t.isna() | ~np.isfinite(t.astype(float)))
+        raise DataValidationError(
+            f"{source}: survival time column {out.time!r} has the non-numeric value {show(raw_t.iloc[row])} at row {row}; "
+            "allowed: numbers > 0 (in the time unit)"
         )
     if (t <= 0).any():
-        row = int(np.flatnonzero((t <= 0).to_numpy())[0])
+        row = _first(t <= 0)
         raise DataValidationError(
-            f"{source}: survival time column {out.time!r} must be > 0; row {row} has {t.iloc[row]}"
+            f"{source}: survival time column {out.time!r} must be > 0; row {row} has {show(t.iloc[row])}"
         )
-    e = pd.to_numeric(frame[out.event], errors="coerce")
+    raw_e = frame[out.event]
+    if raw_e.isna().any():
+        raise DataValidationError(
+            f"{source}: event column {out.event!r} is missing at row {_first(raw_e.isna())}; allowed: 0 (censored), 1 (event)"
+        )
+    e = pd.to_numeric(raw_e, errors="coerce")
     bad = ~e.isin([0, 1])
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = _first(bad)
         raise DataValidationError(
-            f"{source}: event column {out.event!r} must be 0 or 1; row {row} has {frame[out.event].iloc[row]!r}"
+            f"{source}: event column {out.event!r} must be 0 or 1; row {row} has {show(plain(raw_e.iloc[row]))} "
+            "(allowed: 0 = censored, 1 = event)"
         )
     return t.to_numpy(dtype=np.float64), e.to_numpy().astype(np.int64)
 
@@ -212,17 +283,8 @@ def _public_n(schema: Schema, n: int) -> int | None:
     return n if declared is not None and int(declared) == n else None
 
 
-def _key(v: Any) -> str:
-    """Canonical text of a category value, so 1, 1.0 and "1" match."""
-    if isinstance(v, (bool, np.bool_)):
-        return str(int(v))
-    try:
-        fv = float(v)
-        if np.isfinite(fv) and fv == int(fv):
-            return str(int(fv))
-        return repr(fv)
-    except (TypeError, ValueError):
-        return str(v).strip()
+#: canonical text of a category value (1, 1.0 and "1" match)
+_key = category_key
 
 
 def load_csv(path: str | Path, schema: str | Path | Schema, **read_csv_kwargs: Any) -> Dataset:

@@ -8,23 +8,50 @@ Every public module of this package is imported when the package is (see
 from __future__ import annotations
 
 import importlib
-from typing import Iterable
+import inspect
+from typing import Any, Iterable
 
 from dpcondense.methods.base import METHODS, CondensationMethod, SyntheticSet, balanced_labels, register_method
+from dpcondense.params import check_params
 from dpcondense.registry import import_components
+
+#: constructor keywords that are switches of the run, not hyperparameters (never declared in ``param_specs``)
+RUN_SWITCHES = ("progress",)
 
 __all__ = [
     "METHODS", "CondensationMethod", "SyntheticSet", "balanced_labels", "register_method", "make_method", "load_plugins",
+    "check_method_params",
 ]
 
 
-def make_method(name: str, **hyperparameters) -> CondensationMethod:
+def make_method(name: str, **hyperparameters: Any) -> CondensationMethod:
     """Instantiate the registered method ``name`` with its ``hyperparameters``.
 
     The run context (family, size, ε, δ, seed) is given to ``fit``:
     ``make_method("dpzo", steps=50).fit(train, size=10, epsilon=1.0, random_state=0)``.
+
+    Raises
+    ------
+    ValueError
+        A parameter the method does not take (naming the ones it takes), or a value outside its
+        ``param_specs`` (naming what is allowed), before anything is built.
     """
-    return METHODS.get(name)(**hyperparameters)
+    cls = METHODS.get(name)
+    check_method_params(cls, hyperparameters)
+    return cls(**hyperparameters)
+
+
+def check_method_params(cls: type[CondensationMethod], params: dict[str, Any], *, key_prefix: str = "") -> dict[str, Any]:
+    """Check ``params`` against the method's ``param_specs``; return them unchanged.
+
+    ``progress`` and private ``_`` keywords of the constructor pass unchecked. A method that
+    declares no ``param_specs`` (e.g. a plugin written before them) is left to its constructor.
+    """
+    if cls.param_specs is None:
+        return dict(params)
+    keywords = inspect.signature(cls.__init__).parameters
+    passthrough = [k for k in keywords if k in RUN_SWITCHES or k.startswith("_")]
+    return check_params(f"method {cls.name!r}", cls.param_specs, params, key_prefix=key_prefix, passthrough=passthrough)
 
 
 def load_plugins(modules: Iterable[str] | str | None) -> list[str]:

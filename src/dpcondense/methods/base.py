@@ -23,6 +23,7 @@ import pandas as pd
 from dpcondense.conventions import TASKS, default_model, default_size, synthetic_rows
 from dpcondense.data import Dataset
 from dpcondense.data.encoder import Encoder
+from dpcondense.params import ParamSpec
 from dpcondense.privacy.ledger import LedgerEntry
 from dpcondense.privacy.randomness import NOISE_MODES, NoiseMode, noise_generator
 from dpcondense.registry import Registry
@@ -144,6 +145,9 @@ class CondensationMethod:
     sized: ClassVar[bool] = True
     #: whether ``fit`` takes ``prior`` spends and composes them with its own against the whole budget
     joint_accounting: ClassVar[bool] = False
+    #: type and range of every constructor keyword (``random_state``, ``progress`` and private
+    #: ``_`` hooks aside), checked before any work; ``None``: not declared, the signature alone is checked
+    param_specs: ClassVar[dict[str, ParamSpec] | None] = None
 
     @classmethod
     def display_name(cls) -> str:
@@ -155,6 +159,13 @@ class CondensationMethod:
         reason = self.skip(task)
         if reason is not None:
             raise ValueError(reason)
+
+    @classmethod
+    def check_run(cls, params: dict[str, Any], *, task: str, epsilon: float) -> None:
+        """Refuse hyperparameters that are wrong only together or for this task/budget (before any run).
+
+        Raises ``ValueError`` naming the parameters; the default accepts everything.
+        """
 
     @classmethod
     def skip(cls, task: str) -> str | None:

@@ -41,6 +41,7 @@ from scipy.special import expit
 from dpcondense.data import Dataset
 from dpcondense.methods._baseline import empty_release, parse_budget, plan_gaussian_releases, seed_sequence
 from dpcondense.methods.base import CondensationMethod, SyntheticSet, register_method
+from dpcondense.params import ParamSpec
 from dpcondense.privacy import PrivacyLedger
 from dpcondense.data.schema import Schema
 
@@ -130,6 +131,14 @@ class DPDirect(CondensationMethod):
 
     private = True
     version = 2
+    param_specs = {
+        "estimator": ParamSpec(str, choices=("logistic_regression", "random_trees"), doc="the released DP model"),
+        "regularization": ParamSpec(float, low=0.0, low_open=True, doc="L2 strength of the logistic objective"),
+        "n_trees": ParamSpec(int, low=1, doc="random_trees: number of trees"),
+        # 2^20 leaves per tree: a hundred times the rows of the largest built-in dataset
+        "depth": ParamSpec(int, low=1, high=20, doc="random_trees: depth of each tree (2^depth leaves)"),
+        "smoothing": ParamSpec(float, low=0.0, low_open=True, doc="random_trees: pseudo-count per class in each leaf"),
+    }
 
     def __init__(
         self,

@@ -43,6 +43,7 @@ from dpcondense.methods._baseline import (
     gaussian_releases,
 )
 from dpcondense.methods.base import CondensationMethod, register_method
+from dpcondense.params import ParamSpec
 from dpcondense.privacy import PrivacyLedger
 
 RELEASES = ("counts", "embeddings")
@@ -87,6 +88,17 @@ class DPDistributionMatching(CondensationMethod):
 
     private = True
     version = 2
+    param_specs = {
+        "n_features": ParamSpec(int, low=1, doc="random Fourier features D"),
+        "lengthscale": ParamSpec(float, low=0.0, low_open=True, allow_none=True, doc="kernel lengthscale (null: 0.5*sqrt(columns))"),
+        "clip": ParamSpec(float, low=0.0, low_open=True, doc="per-row L2 clip of the embedding"),
+        "budget_shares": ParamSpec(
+            dict, keys=RELEASES, item=ParamSpec(float, low=0.0, low_open=True), allow_none=True,
+            doc="relative shares of the budget of the releases",
+        ),
+        "steps": ParamSpec(int, low=0, doc="Adam steps on the synthetic rows"),
+        "lr": ParamSpec(float, low=0.0, low_open=True, doc="Adam step size"),
+    }
 
     def __init__(
         self,

@@ -43,6 +43,7 @@ from dpcondense.methods._baseline import (
     gaussian_releases,
 )
 from dpcondense.methods.base import CondensationMethod, register_method
+from dpcondense.params import ParamSpec
 from dpcondense.privacy import PrivacyLedger
 
 #: the three releases, in spending order
@@ -82,6 +83,14 @@ class DPGaussian(CondensationMethod):
     version = 2
 
     private = True
+    param_specs = {
+        "budget_shares": ParamSpec(
+            dict, keys=RELEASES, item=ParamSpec(float, low=0.0, low_open=True), allow_none=True,
+            doc="relative shares of the budget of the releases",
+        ),
+        "covariance": ParamSpec(str, choices=("full", "diagonal"), doc="which second moments are released"),
+        "min_variance": ParamSpec(float, low=0.0, low_open=True, doc="floor of the covariance eigenvalues"),
+    }
 
     def __init__(
         self,

@@ -48,6 +48,7 @@ import pandas as pd
 from dpcondense.data import Dataset
 from dpcondense.methods._baseline import LogTimeScale, allocate, parse_budget, seed_sequence
 from dpcondense.methods.base import CondensationMethod, SyntheticSet, register_method
+from dpcondense.params import ParamSpec
 from dpcondense.privacy import PrivacyLedger
 from dpcondense.privacy.accounting import epsilon_to_zcdp, zcdp_to_epsilon
 from dpcondense.privacy.composition import zcdp_event
@@ -196,6 +197,12 @@ class DPMarginals(CondensationMethod):
 
     private = True
     version = 2
+    param_specs = {
+        "n_bins": ParamSpec(int, low=2, doc="equal-width bins per numeric feature"),
+        "n_time_bins": ParamSpec(int, low=2, doc="survival: bins of the log-time scale"),
+        "n_samples": ParamSpec(int, low=1, choices=("size", "large"), doc="rows drawn from the fitted model"),
+        "ipf_iterations": ParamSpec(int, low=1, doc="iterative proportional fitting sweeps per pair"),
+    }
 
     def __init__(
         self,

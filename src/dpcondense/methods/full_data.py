@@ -16,6 +16,7 @@ class FullData(CondensationMethod):
     version = 2
     stochastic = False
     sized = False
+    param_specs = {}  # no hyperparameters
 
     def _fit(self, dataset: Dataset) -> "FullData":
         self.synthetic_ = dataset.to_frame()

@@ -17,6 +17,7 @@ from dpcondense.methods._baseline import release_from_rows, seed_sequence, strat
 from dpcondense.methods.base import CondensationMethod, register_method
 from dpcondense.methods.full_data import _non_private_ledger
 from dpcondense.models.base import quiet_single_thread
+from dpcondense.params import ParamSpec
 
 
 @register_method("kmeans")
@@ -37,6 +38,10 @@ class KMeansCentroids(CondensationMethod):
     label = "k-means"
     # 2: the ledger records where the noise came from
     version = 2
+    param_specs = {
+        "n_init": ParamSpec(int, low=1, doc="k-means restarts per stratum"),
+        "max_iter": ParamSpec(int, low=1, doc="Lloyd iterations per restart"),
+    }
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ class RandomSubset(CondensationMethod):
     label = "random subset"
     # 2: the ledger records where the noise came from
     version = 2
+    param_specs = {}  # no hyperparameters
 
     def _fit(self, dataset: Dataset) -> "RandomSubset":
         rng = np.random.default_rng(self.random_state)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from dpcondense.params import ParamSpec, check_params
 from dpcondense.registry import Registry
 
 #: Probabilities are clipped to [P_MIN, 1 - P_MIN] inside every loss, so each per-example loss
@@ -36,8 +37,17 @@ def register_model(name: str):
 
 
 def make_model(name: str, *, random_state: int | np.random.Generator | None = None, **params: Any) -> "ModelFamily":
-    """Instantiate the registered family ``name`` with hyperparameters ``params``."""
-    return MODELS.get(name)(random_state=random_state, **params)
+    """Instantiate the registered family ``name`` with hyperparameters ``params``.
+
+    Raises
+    ------
+    ValueError
+        A parameter the family does not declare, or a value outside its ``param_specs``.
+    """
+    family = MODELS.get(name)
+    if family.param_specs is not None:
+        check_params(f"model {name!r}", family.param_specs, params)
+    return family(random_state=random_state, **params)
 
 
 _THREADPOOLS: list[ThreadpoolController] = []
@@ -81,6 +91,9 @@ class ModelFamily:
     #: True for tree learners: piecewise constant in the training rows (leaf values jump as a row
     #: crosses a split). DP-ZO's ``labels="auto"`` gives such families soft labels.
     piecewise_constant: ClassVar[bool] = False
+    #: type and range of every constructor keyword but ``random_state``, checked before any work;
+    #: ``None``: not declared (any keyword reaches the learner)
+    param_specs: ClassVar[dict[str, ParamSpec] | None] = None
 
     @classmethod
     def display_name(cls) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 
 from dpcondense.models._breslow import BreslowBaseline, breslow_baseline
 from dpcondense.models.base import SurvivalModel, register_model
+from dpcondense.params import ParamSpec
 
 
 class _EfronStructure:
@@ -101,6 +102,11 @@ class CoxPH(SurvivalModel):
 
     label = "Cox PH"
     stochastic = False
+    param_specs = {
+        "penalizer": ParamSpec(float, low=0.0, doc="ridge strength"),
+        "max_iter": ParamSpec(int, low=1, doc="maximum Newton iterations"),
+        "tol": ParamSpec(float, low=0.0, low_open=True, doc="stop when the Newton decrement falls below it"),
+    }
 
     def __init__(
         self,

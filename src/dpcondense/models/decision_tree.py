@@ -9,6 +9,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from dpcondense.models._sklearn import proba_of_class_one
 from dpcondense.models.base import ClassificationModel, register_model, seed_from
+from dpcondense.params import ParamSpec
 
 
 @register_model("decision_tree")
@@ -31,6 +32,11 @@ class DecisionTree(ClassificationModel):
     stochastic = False
 
     piecewise_constant = True
+    param_specs = {
+        "max_depth": ParamSpec(int, low=1, allow_none=True, doc="maximum tree depth (null: grow until leaves are pure)"),
+        "min_samples_leaf": ParamSpec(int, low=1, doc="minimum training rows in a leaf"),
+        "criterion": ParamSpec(str, choices=("gini", "entropy", "log_loss"), doc="split quality measure"),
+    }
 
     def __init__(
         self,

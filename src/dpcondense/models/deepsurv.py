@@ -13,6 +13,7 @@ import numpy as np
 from dpcondense.models._breslow import breslow_baseline
 from dpcondense.models._pycox_compat import import_pycox, torch_isolated
 from dpcondense.models.base import SurvivalModel, register_model, seed_from
+from dpcondense.params import ParamSpec
 
 
 @register_model("deepsurv")
@@ -42,6 +43,16 @@ class DeepSurv(SurvivalModel):
     """
 
     label = "DeepSurv"
+    param_specs = {
+        "hidden_layer_sizes": ParamSpec(
+            list, low=1, item=ParamSpec(int, low=1, high=4096), doc="width of each hidden layer (weights grow as width squared)",
+        ),
+        "dropout": ParamSpec(float, low=0.0, high=1.0, high_open=True, doc="dropout probability after each hidden layer"),
+        "learning_rate": ParamSpec(float, low=0.0, low_open=True, doc="Adam step size"),
+        "weight_decay": ParamSpec(float, low=0.0, doc="L2 penalty added to the gradient"),
+        "epochs": ParamSpec(int, low=1, doc="passes over the training rows"),
+        "batch_size": ParamSpec(int, low=1, doc="rows per Adam step"),
+    }
 
     def __init__(
         self,

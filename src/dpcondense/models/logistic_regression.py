@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression as _SkLogisticRegression
 
 from dpcondense.models._sklearn import proba_of_class_one
 from dpcondense.models.base import ClassificationModel, register_model
+from dpcondense.params import ParamSpec
 
 
 @register_model("logistic_regression")
@@ -27,6 +28,10 @@ class LogisticRegression(ClassificationModel):
 
     label = "logistic regression"
     stochastic = False
+    param_specs = {
+        "C": ParamSpec(float, low=0.0, low_open=True, doc="inverse L2 regularisation strength"),
+        "max_iter": ParamSpec(int, low=1, doc="maximum lbfgs iterations"),
+    }
 
     def __init__(
         self,

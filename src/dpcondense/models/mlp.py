@@ -9,6 +9,7 @@ from sklearn.neural_network import MLPClassifier
 
 from dpcondense.models._sklearn import proba_of_class_one
 from dpcondense.models.base import ClassificationModel, register_model, seed_from
+from dpcondense.params import ParamSpec
 
 
 @register_model("mlp")
@@ -30,6 +31,14 @@ class MLP(ClassificationModel):
     """
 
     label = "MLP"
+    param_specs = {
+        "hidden_layer_sizes": ParamSpec(
+            list, low=1, item=ParamSpec(int, low=1, high=4096), doc="width of each hidden layer (weights grow as width squared)",
+        ),
+        "alpha": ParamSpec(float, low=0.0, doc="L2 penalty on the weights"),
+        "max_iter": ParamSpec(int, low=1, doc="maximum optimiser iterations"),
+        "solver": ParamSpec(str, choices=("lbfgs", "adam"), doc="the optimiser"),
+    }
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from dpcondense.models._sklearn import proba_of_class_one
 from dpcondense.models.base import ClassificationModel, register_model, seed_from
+from dpcondense.params import ParamSpec
 
 
 @register_model("random_forest")
@@ -32,6 +33,15 @@ class RandomForest(ClassificationModel):
     label = "random forest"
 
     piecewise_constant = True
+    param_specs = {
+        "n_estimators": ParamSpec(int, low=1, high=10_000, doc="number of trees (each one is stored)"),
+        "max_depth": ParamSpec(int, low=1, allow_none=True, doc="maximum depth of each tree (null: unlimited)"),
+        "min_samples_leaf": ParamSpec(int, low=1, doc="minimum training rows in a leaf"),
+        "max_features": ParamSpec(
+            int, low=1, choices=("sqrt", "log2"), allow_none=True,
+            alternative=ParamSpec(float, low=0.0, high=1.0, low_open=True), doc="features considered at each split",
+        ),
+    }
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ import numpy as np
 from sksurv.ensemble import RandomSurvivalForest as _SksurvRSF
 
 from dpcondense.models.base import SurvivalModel, register_model, seed_from, step_function
+from dpcondense.params import ParamSpec
 
 
 def survival_outcome(time: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -42,6 +43,16 @@ class RandomSurvivalForest(SurvivalModel):
     """
 
     label = "random survival forest"
+    param_specs = {
+        "n_estimators": ParamSpec(int, low=1, high=10_000, doc="number of trees (each one is stored)"),
+        "max_depth": ParamSpec(int, low=1, allow_none=True, doc="maximum depth of each tree (null: unlimited)"),
+        "min_samples_split": ParamSpec(int, low=2, doc="minimum rows in a node for it to be split"),
+        "min_samples_leaf": ParamSpec(int, low=1, doc="minimum rows in a leaf"),
+        "max_features": ParamSpec(
+            int, low=1, choices=("sqrt", "log2"), allow_none=True,
+            alternative=ParamSpec(float, low=0.0, high=1.0, low_open=True), doc="features considered at each split",
+        ),
+    }
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ import numpy as np
 import xgboost as xgb
 
 from dpcondense.models.base import ClassificationModel, register_model, seed_from
+from dpcondense.params import ParamSpec
 
 
 def booster_params(params: dict[str, Any], objective: str, seed: int) -> tuple[dict[str, Any], int]:
@@ -49,6 +50,14 @@ class XGBoost(ClassificationModel):
     stochastic = False
 
     piecewise_constant = True
+    param_specs = {
+        "n_estimators": ParamSpec(int, low=1, high=10_000, doc="boosting rounds (each tree is stored)"),
+        "max_depth": ParamSpec(int, low=0, doc="maximum depth of each tree (0: no limit)"),
+        "learning_rate": ParamSpec(float, low=0.0, high=1.0, low_open=True, doc="shrinkage per tree (XGBoost eta)"),
+        "min_child_weight": ParamSpec(float, low=0.0, doc="minimum summed Hessian in a child"),
+        "reg_lambda": ParamSpec(float, low=0.0, doc="L2 penalty on leaf values"),
+        "subsample": ParamSpec(float, low=0.0, high=1.0, low_open=True, doc="row subsampling per tree"),
+    }
 
     def __init__(
         self,

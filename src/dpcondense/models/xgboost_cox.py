@@ -10,6 +10,7 @@ import xgboost as xgb
 from dpcondense.models._breslow import breslow_baseline
 from dpcondense.models.base import SurvivalModel, register_model, seed_from
 from dpcondense.models.xgboost_classifier import booster_params
+from dpcondense.params import ParamSpec
 
 
 @register_model("xgboost_cox")
@@ -39,6 +40,14 @@ class XGBoostCox(SurvivalModel):
 
     label = "XGBoost Cox"
     stochastic = False
+    param_specs = {
+        "n_estimators": ParamSpec(int, low=1, high=10_000, doc="boosting rounds (each tree is stored)"),
+        "max_depth": ParamSpec(int, low=0, doc="maximum depth of each tree (0: no limit)"),
+        "learning_rate": ParamSpec(float, low=0.0, high=1.0, low_open=True, doc="shrinkage per tree (XGBoost eta)"),
+        "min_child_weight": ParamSpec(float, low=0.0, doc="minimum summed Hessian in a child"),
+        "reg_lambda": ParamSpec(float, low=0.0, doc="L2 penalty on leaf values"),
+        "subsample": ParamSpec(float, low=0.0, high=1.0, low_open=True, doc="row subsampling per tree"),
+    }
 
     def __init__(
         self,

@@ -59,6 +59,7 @@ from dpcondense.reporting.runs import (
     ReportError,
     load_runs,
     open_experiment,
+    read_reference,
     run_manifest,
 )
 from dpcondense.reporting.style import FIGURE_DPI, figure_png, save_figure
@@ -108,6 +109,7 @@ __all__ = [
     "model_label",
     "open_experiment",
     "pick_release",
+    "read_reference",
     "records_from_reference",
     "records_from_run",
     "register_figure",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 from dpcondense.benchmark import tracking as tracking_mod
-from dpcondense.conventions import default_model, default_size
+from dpcondense.conventions import default_model, default_size, size_unit
 from dpcondense.datasets import dataset_names, schema_for
 from dpcondense.reporting.labels import format_epsilon
 from dpcondense.reporting.records import (
@@ -37,6 +37,10 @@ MAIN_EPSILON = 1.0
 SAME_CELL_TAGS = ("dataset", "method", "model", "eval_models", "epsilon", "size", "seed")
 #: both primary metrics (AUROC, C-index) score 0.5 for an uninformative model
 CHANCE_LEVEL = 0.5
+#: the id of the "Default" experiment MLflow creates in every store
+MLFLOW_DEFAULT_EXPERIMENT_ID = "0"
+#: what the report reads from each record of a ``dpcondense reference --json`` file
+REFERENCE_FIELDS = ("dataset", "model", "task", "per_seed")
 
 
 class ReportError(ValueError):
@@ -188,6 +192,18 @@ class ExperimentRuns:
             return preferred
         return sorted(sizes, key=lambda s: (-sizes[s], s))[0]
 
+    def size_caveat(self) -> str:
+        """A caption sentence naming the datasets whose tables use another size than the default.
+
+        Empty when every dataset has runs at its task's default size (then "default size" is true).
+        """
+        other = {d: self.default_size(d) for d in self.datasets()}
+        other = {d: s for d, s in other.items() if s is not None and s != default_size(self.task(d))}
+        if not other:
+            return ""
+        parts = ", ".join(f"{d} at size {s} ({size_unit(self.task(d))})" for d, s in sorted(other.items()))
+        return f" No run at the default size for {parts}: those rows use that size instead."
+
     def epsilons(self, dataset: str | None = None, method: str | None = None) -> list[float]:
         """Sorted ε values of private records (``inf`` last)."""
         values = {
@@ -276,12 +292,62 @@ def open_experiment(
     client = tracking_mod._client(target)
     found = client.get_experiment_by_name(experiment)
     if found is None or found.lifecycle_stage == "deleted":
-        names = sorted(e.name for e in client.search_experiments())
+        names = _experiment_names(client)
         raise ReportError(
-            f"experiment {experiment!r} is not in {target.describe().split(', experiment')[0]}; "
-            f"experiments there: {', '.join(names) or 'none'}"
+            f"experiment '{experiment}' is not in {target.describe().split(', experiment')[0]}; "
+            f"experiments there: {', '.join(repr(n) for n in names) or 'none'}"
         )
     return tracking_mod.RunStore(client, found.experiment_id, target)
+
+
+def _experiment_names(client: Any) -> list[str]:
+    """The store's experiments, without the empty "Default" one MLflow creates in every store."""
+    names = []
+    for exp in client.search_experiments():
+        if exp.experiment_id == MLFLOW_DEFAULT_EXPERIMENT_ID and not client.search_runs([exp.experiment_id], max_results=1):
+            continue
+        names.append(exp.name)
+    return sorted(names)
+
+
+def read_reference(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a ``dpcondense reference --json`` file, checked for the fields the report reads.
+
+    Raises
+    ------
+    ReportError
+        Naming the file: missing, not JSON, or not a list of reference records.
+    """
+    path = Path(path)
+    hint = "make it with `dpcondense reference --json > FILE`"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file ({hint})") from None
+    except IsADirectoryError:
+        raise ReportError(f"{path} is a folder, not a reference file ({hint})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path} is not a JSON file ({exc}); {hint}") from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ReportError(f"{path} is JSON but not a list of reference records; {hint}")
+    for i, record in enumerate(data):
+        missing = [k for k in REFERENCE_FIELDS if k not in record]
+        if missing:
+            raise ReportError(f"{path}: record {i} has no {', '.join(missing)}: not a reference record; {hint}")
+        seeds = record["per_seed"]
+        if not isinstance(seeds, list) or not all(isinstance(r, dict) and "seed" in r for r in seeds):
+            raise ReportError(f"{path}: record {i}'s per_seed must be a list of {{seed, metric: value}} objects; {hint}")
+    return data
+
+
+def _no_finished_runs(store: "RunStore", experiment: str) -> ReportError:
+    """The error for an experiment without a FINISHED run (its runs counted by status)."""
+    states = Counter(r.info.status for r in store.runs())
+    found = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no runs at all"
+    return ReportError(
+        f"experiment '{experiment}' has no FINISHED run ({found}): nothing to report, nothing written; "
+        "relaunch its sweep to finish its runs"
+    )
 
 
 def load_runs(
@@ -292,10 +358,19 @@ def load_runs(
     root: str | Path | None = None,
     reference: str | Path | None = None,
 ) -> ExperimentRuns:
-    """The finished runs of ``experiment`` (plus a ``dpcondense reference --json`` file, if given)."""
+    """The finished runs of ``experiment`` (plus a ``dpcondense reference --json`` file, if given).
+
+    Raises
+    ------
+    ReportError
+        No such store or experiment, a bad reference file, or no FINISHED run in the experiment.
+    """
+    ref = read_reference(reference) if reference else None
     store = open_experiment(experiment, tracking=tracking, uri=uri, root=root)
-    ref = json.loads(Path(reference).read_text()) if reference else None
-    return ExperimentRuns.from_store(store, reference=ref)
+    runs = ExperimentRuns.from_store(store, reference=ref)
+    if not any(not r.derived for r in runs.records):
+        raise _no_finished_runs(store, experiment)
+    return runs
 
 
 def run_manifest(runs: ExperimentRuns) -> str:

@@ -18,7 +18,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dpcondense.conventions import derived_rng
-from dpcondense.data import Dataset
+from dpcondense.data import Dataset, train_test_split
+from dpcondense.datasets import load_dataset
 from dpcondense.methods import METHODS
 from dpcondense.privacy.audit.attack import (
     STATISTICS,
@@ -111,6 +112,24 @@ class AuditResult:
             out.pop("scores")
             out.pop("members")
         return out
+
+
+def check_audit_rows(dataset: str | Dataset, n_rows: int, *, seed: int = 0, name: str = "n_rows") -> int:
+    """The rows of ``dataset``'s training split; refuses an ``n_rows`` above them instead of clamping.
+
+    Raises
+    ------
+    ValueError
+        When ``n_rows`` asks for more audit rows than the training split (for ``seed``) has.
+    """
+    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    available = train_test_split(ds, seed=seed)[0].n_rows
+    if n_rows > available:
+        raise ValueError(
+            f"{name} {n_rows} asks for more audit rows than the {available} of {ds.name}'s training split; "
+            f"use at most {name} {available}"
+        )
+    return available
 
 
 def _accepted_params(method: str) -> set[str]:

@@ -70,7 +70,8 @@ def table2_main(runs: ExperimentRuns, *, epsilon: float = MAIN_EPSILON) -> Table
         f"and tested on the real test split, at the default size (10 rows per class / 50 rows), ε = {eps_text} "
         f"and ε = ∞ (the same algorithm without noise). Full data: the family trained on the whole training "
         f"split. Retention: metric / full-data metric, in parentheses (metric − 0.5) / (full-data metric − 0.5). "
-        f"Bold: best DP result per dataset. {MISSING}: no finished run; {NOT_APPLICABLE}: the method is not private.",
+        f"Bold: best DP result per dataset. {MISSING}: no finished run; {NOT_APPLICABLE}: the method is not private."
+        + runs.size_caveat(),
         header,
         rows,
         bold,
