@@ -12,36 +12,44 @@ failed write leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from dpcondense import __version__
 from dpcondense.benchmark.runner import RunResult
 from dpcondense.conventions import to_jsonable
 
 
-def write_outputs(out: str | Path, result: RunResult, *, extra_files: Mapping[str, str] | None = None) -> None:
-    """Write ``result`` (and ``extra_files``: name → text) into the new or empty folder ``out``."""
+@contextlib.contextmanager
+def atomic_folder(out: str | Path) -> Iterator[Path]:
+    """A sibling temporary folder to fill, renamed to ``out`` (new or empty) only when complete."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        result.synthetic.to_csv(tmp / "synthetic.csv", index=False, float_format="%.10g", lineterminator="\n")
-        result.ledger.to_json(tmp / "ledger.json")
-        payload = {"metrics": result.metrics, "wall_seconds": result.wall_seconds, "config": result.config}
-        (tmp / "metrics.json").write_text(json.dumps(to_jsonable(payload), indent=2, sort_keys=True) + "\n")
-        for name, text in (extra_files or {}).items():  # e.g. the custodian's report.md
-            (tmp / name).write_text(text)
+        yield tmp
         if out.exists():
             out.rmdir()  # checked empty before any work
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_outputs(out: str | Path, result: RunResult, *, extra_files: Mapping[str, str] | None = None) -> None:
+    """Write ``result`` (and ``extra_files``: name → text) into the new or empty folder ``out``."""
+    with atomic_folder(out) as tmp:
+        result.synthetic.to_csv(tmp / "synthetic.csv", index=False, float_format="%.10g", lineterminator="\n")
+        result.ledger.to_json(tmp / "ledger.json")
+        payload = {"metrics": result.metrics, "wall_seconds": result.wall_seconds, "config": result.config}
+        (tmp / "metrics.json").write_text(json.dumps(to_jsonable(payload), indent=2, sort_keys=True) + "\n")
+        for name, text in (extra_files or {}).items():  # e.g. the custodian's report.md
+            (tmp / name).write_text(text)
 
 
 def release_manifest(result: RunResult, files: Mapping[str, bytes]) -> dict:
@@ -72,10 +80,7 @@ def write_release(out: str | Path, result: RunResult, *, local_files: Mapping[st
     holds ``local_files`` (the report, held-out metrics). Written atomically like
     :func:`write_outputs`.
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         (tmp / "release").mkdir()
         (tmp / "local").mkdir()
         files = {
@@ -88,9 +93,3 @@ def write_release(out: str | Path, result: RunResult, *, local_files: Mapping[st
         (tmp / "release" / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         for name, text in local_files.items():
             (tmp / "local" / name).write_text(text)
-        if out.exists():
-            out.rmdir()  # checked empty before any work
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -282,31 +282,9 @@ def count_entry(count: Mapping[str, Any]) -> LedgerEntry:
 def prepend_count(method_ledger: PrivacyLedger, epsilon: float, delta: float, count: Mapping[str, Any]) -> PrivacyLedger:
     """One ledger for the run: the DP count first, then every entry of the method's ledger."""
     ledger = PrivacyLedger(epsilon, delta, n_public=int(count["count"]), composition=method_ledger.composition)
-    ledger.spend(
-        "dp_count",
-        mechanism=count["mechanism"],
-        epsilon=count["epsilon"],
-        delta=count["delta"],
-        sensitivity=count["sensitivity"],
-        event=count_event(count),
-        noise_scale=count["noise_scale"],
-        released_count=int(count["count"]),
-        counted=COUNTED,
-    )
+    ledger.record(count_entry(count))
     for e in method_ledger.entries:
-        ledger.spend(
-            e.purpose,
-            mechanism=e.mechanism,
-            epsilon=e.epsilon,
-            delta=e.delta,
-            noise_multiplier=e.noise_multiplier,
-            sampling_rate=e.sampling_rate,
-            steps=e.steps,
-            accountant=e.accountant,
-            sensitivity=e.sensitivity,
-            event=e.event,
-            **e.extra,
-        )
+        ledger.record(e)
     if method_ledger.noise is not None:
         ledger.record_noise(method_ledger.noise)
     for reason in method_ledger.not_dp_reasons:

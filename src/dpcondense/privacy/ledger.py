@@ -215,6 +215,14 @@ class PrivacyLedger:
         self._entries.append(entry)
         return entry
 
+    def record(self, entry: LedgerEntry) -> LedgerEntry:
+        """Spend an existing entry again, with every field (e.g. a prior spend, or when reading a ledger)."""
+        return self.spend(
+            entry.purpose, mechanism=entry.mechanism, epsilon=entry.epsilon, delta=entry.delta,
+            noise_multiplier=entry.noise_multiplier, sampling_rate=entry.sampling_rate, steps=entry.steps,
+            accountant=entry.accountant, sensitivity=entry.sensitivity, event=entry.event, **entry.extra,
+        )
+
     def _check_budget(self, pending: LedgerEntry) -> None:
         """Refuse ``pending`` if the totals with it would pass the target (nothing is recorded then)."""
         eps, d, purpose = pending.epsilon, pending.delta, pending.purpose
@@ -428,20 +436,7 @@ class PrivacyLedger:
             composition=data.get("composition", "basic"),
         )
         for raw in data.get("entries", []):
-            entry = LedgerEntry.from_dict(raw)
-            ledger.spend(
-                entry.purpose,
-                mechanism=entry.mechanism,
-                epsilon=entry.epsilon,
-                delta=entry.delta,
-                noise_multiplier=entry.noise_multiplier,
-                sampling_rate=entry.sampling_rate,
-                steps=entry.steps,
-                accountant=entry.accountant,
-                sensitivity=entry.sensitivity,
-                event=entry.event,
-                **entry.extra,
-            )
+            ledger.record(LedgerEntry.from_dict(raw))
         for reason in data.get("not_dp_reasons", []):
             ledger.mark_not_dp(reason)
         if data.get("noise") is not None:

@@ -153,11 +153,7 @@ def open_ledger(
         )
     ledger = PrivacyLedger(epsilon, delta, n_public=n, composition=composition)
     for e in prior:
-        ledger.spend(
-            e.purpose, mechanism=e.mechanism, epsilon=e.epsilon, delta=e.delta, noise_multiplier=e.noise_multiplier,
-            sampling_rate=e.sampling_rate, steps=e.steps, accountant=e.accountant, sensitivity=e.sensitivity,
-            event=e.event, **e.extra,
-        )
+        ledger.record(e)
     return ledger
 
 
