@@ -74,3 +74,28 @@ def test_run_result_is_the_release_and_its_local_context():
 def test_option_combinations_are_refused_before_any_run(params, message):
     with pytest.raises(RunConfigError, match=message):
         resolve_run(config(method={"name": "dpzo", "params": {**TINY, **params}}))
+
+
+def test_the_identity_covers_the_code_versions_and_the_data(monkeypatch):
+    """A new version of the method or a family, or new data content, is a new run (never reused)."""
+    import sys
+
+    from dpcondense.methods import METHODS
+    from dpcondense.models import MODELS
+
+    spec = resolve_run(config())
+    assert spec.payload()["versions"] == {
+        "method": METHODS.get("dpzo").version, "families": {"decision_tree": MODELS.get("decision_tree").version},
+        "dataset_checksum": load_dataset("pima_diabetes").checksum(),  # the recorded one is the loaded content's
+    }
+    monkeypatch.setattr(METHODS.get("dpzo"), "version", METHODS.get("dpzo").version + 1)
+    bumped_method = resolve_run(config()).identity
+    monkeypatch.undo()
+    monkeypatch.setattr(MODELS.get("decision_tree"), "version", 99)
+    bumped_family = resolve_run(config()).identity
+    monkeypatch.undo()
+    from dpcondense.datasets import DATASETS
+
+    monkeypatch.setattr(sys.modules[DATASETS.get("pima_diabetes").__module__], "CHECKSUM", "0" * 64)
+    new_data = resolve_run(config()).identity
+    assert len({spec.identity, bumped_method, bumped_family, new_data}) == 4

@@ -23,6 +23,7 @@ from dpcondense.data import train_test_split
 from dpcondense.data.csv import csv_identity, load_user_schema, read_user_csv
 from dpcondense.data.schema import SchemaError
 from dpcondense.datasets import DATASETS
+from dpcondense.datasets._common import recorded_checksum
 from dpcondense.evaluate import check_eval_model
 from dpcondense.methods import METHODS, check_method_params, load_plugins
 from dpcondense.models import MODELS
@@ -109,8 +110,18 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
         progress=bool(conf.get("progress", True)),
         evaluate_on=evaluate_on,
         noise=noise,
+        versions=component_versions(method, [model, *eval_models], dataset if csv_options is None else None),
         csv=csv_options,
     )
+
+
+def component_versions(method: str, families: list[str], dataset: str | None) -> dict[str, Any]:
+    """The versions a run's result depends on (part of its identity): method, families, data content."""
+    return {
+        "method": METHODS.get(method).version,
+        "families": {name: MODELS.get(name).version for name in dict.fromkeys(families)},
+        "dataset_checksum": None if dataset is None else recorded_checksum(dataset),
+    }
 
 
 def _builtin_dataset(dataset_cfg: Mapping[str, Any]) -> tuple[str, str, str]:

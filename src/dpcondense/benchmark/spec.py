@@ -25,7 +25,8 @@ from typing import Any, Mapping
 from dpcondense.paths import LOCAL_KEY_FILE, PROJECT_ROOT
 
 #: bump when the meaning of RunSpec changes, so old and new identities never collide
-IDENTITY_VERSION = 1
+#: (2: the versions of the code and the dataset's content checksum entered the identity)
+IDENTITY_VERSION = 2
 #: ``dataset=csv`` keys that say where the files are (not part of the identity; the content hash is)
 CSV_LOCATION_KEYS = ("path", "schema_path")
 
@@ -78,6 +79,9 @@ class RunSpec:
     #: ``dataset=csv`` only: the file options (``delimiter``, ``encoding``, ``n_public``,
     #: ``count_share``) are hashed; ``path`` / ``schema_path`` are where, not what, and are not
     csv: dict[str, Any] | None = None
+    #: what produced the result besides the config: the method's and every family's version and
+    #: the built-in dataset's content checksum (a new behaviour is a new run, never a reused one)
+    versions: dict[str, Any] = field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
         """The hashed content (JSON-ready; ``inf`` kept as a float)."""
@@ -91,6 +95,7 @@ class RunSpec:
             "size": self.size,
             "seed": self.seed,
             "references": self.references,
+            "versions": self.versions,
             # the default stays out of the hash, so identities of test-split runs do not move
             **({"evaluate_on": self.evaluate_on} if self.evaluate_on != "test" else {}),
             # each kind of dataset's default mode stays out of the hash (identities do not move)
@@ -149,6 +154,7 @@ class RunSpec:
             "seed": str(self.seed),
             "git_commit": commit,
             "git_dirty": _text(dirty),
+            "method_version": str(self.versions.get("method", "")),
         }
 
     def run_name(self) -> str:

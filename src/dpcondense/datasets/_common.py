@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -47,6 +48,12 @@ def card(name: str) -> dict:
     if not path.is_file():
         return {"name": name}
     return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+
+
+def recorded_checksum(name: str) -> str | None:
+    """The content checksum a built-in dataset's module records (``CHECKSUM``), without loading it."""
+    loader = DATASETS.get(name)
+    return getattr(sys.modules[loader.__module__], "CHECKSUM", None)
 
 
 def schema_for(name: str) -> Schema:
