@@ -18,20 +18,8 @@ import yaml
 from dpcondense.cli import main
 from dpcondense.data.csv import load_user_schema, read_raw_csv, read_user_csv
 from dpcondense.privacy import PrivacyLedger
+from test_custodian import SCHEMA, TINY  # the custodian tests' cohort: one definition
 
-TINY = ["--steps", "2", "--param", "directions=2", "--size", "2", "--no-progress"]
-
-SCHEMA: dict[str, Any] = {
-    "name": "cohort",
-    "task": "classification",
-    "features": [
-        {"name": "age", "type": "numeric", "bounds": [18, 100], "integer": True, "unit": "years"},
-        {"name": "bmi", "type": "numeric", "bounds": [10, 60], "missing": {"fill": 25, "indicator": True}},
-        {"name": "sex", "type": "categorical", "categories": ["F", "M"]},
-        {"name": "smoker", "type": "binary"},
-    ],
-    "outcome": {"label": "died", "positive": 1},
-}
 COLUMNS = ["age", "bmi", "sex", "smoker", "died"]
 
 SURVIVAL: dict[str, Any] = {
