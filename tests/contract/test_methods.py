@@ -33,7 +33,7 @@ CASES = ("pima_diabetes", "gbsg")  # one per task; pima has missing indicators, 
 SIZE = {"classification": 5, "survival": 12}
 EPSILON, DELTA = 1.0, 1e-5
 #: shrink the iterative methods; everything else runs with its defaults
-FAST = {"dpzo": {"steps": 2, "directions": 2}, "dp_dm": {"steps": 25}}
+FAST = {"dpzo": {"steps": 2, "directions": 2}, "dp_dm": {"steps": 25}, "dp_merf": {"steps": 100}}
 #: a private method spends its whole budget, up to the tolerance of its noise calibration
 SPEND_TOLERANCE = 1e-4
 

@@ -181,7 +181,7 @@ def _dp_direct_trees(shape: RunShape) -> None:
         )
 
 
-def _dp_marginals_samples(shape: RunShape) -> None:
+def _release_rows(shape: RunShape) -> None:
     """An explicit sample count is a release size: no larger than the data."""
     n_samples = shape.param("n_samples")
     if isinstance(n_samples, str) or shape.rows is None or n_samples <= shape.rows:
@@ -207,5 +207,8 @@ _GUARDS: dict[str, tuple[Callable[[RunShape], None], ...]] = {
     "dpzo": (_dpzo_fits, _dpzo_step_arrays),
     "dp_dm": (_dp_dm_features,),
     "dp_direct": (_dp_direct_trees,),
-    "dp_marginals": (_dp_marginals_samples, _dp_marginals_bins),
+    "dp_marginals": (_release_rows, _dp_marginals_bins),
+    "aim": (_release_rows,),
+    "dp_merf": (_release_rows,),
+    "private_evolution": (_release_rows,),
 }
