@@ -19,7 +19,7 @@ DATASETS = {"classification": "pima_diabetes", "survival": "gbsg"}
 SIZE = {"classification": 4, "survival": 10}
 FAMILY = {"classification": "decision_tree", "survival": "cox_ph"}
 #: shrink iterative methods so the whole file runs in seconds
-FAST = {"dpzo": {"steps": 3, "directions": 2}, "dp_dm": {"steps": 20}}
+FAST = {"dpzo": {"steps": 3, "directions": 2}, "dp_dm": {"steps": 20}, "dp_merf": {"steps": 50}}
 #: extra DP-ZO cases: each label mode and start, plus one smooth family per task
 VARIANTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "dpzo[hard]": ("classification", "decision_tree", {"labels": "hard"}),
@@ -29,6 +29,8 @@ VARIANTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "dpzo[inf]": ("classification", "decision_tree", {"epsilon": float("inf")}),
     "dpzo[rsf]": ("survival", "random_survival_forest", {}),
     "dpzo[real-rows-inf]": ("survival", "cox_ph", {"epsilon": float("inf"), "init": "real_rows"}),
+    "dpzo[curve-nll]": ("survival", "cox_ph", {"survival_loss": "curve_nll", "time_bins": 0}),
+    "dpzo[mixed-cosine-average]": ("survival", "cox_ph", {"survival_loss": "mixed", "lr_schedule": "cosine", "average": 0.5}),
 }
 
 

@@ -272,6 +272,12 @@ def _condensing_family(model_cfg: Mapping[str, Any] | None, dataset: str, task: 
     if model_cfg is None:
         model = default_model(task)
         return model, _family_params(model, family_params(model), "model.params.")
+    if not isinstance(model_cfg, Mapping):
+        raise RunConfigError(
+            f"model={model_cfg!r} is not a model config group: select a family with `model=<name>` on the "
+            "command line or `- override /model: <name>` in a preset's defaults list; "
+            f"available: {', '.join(MODELS.names())}"
+        )
     model, params = model_cfg.get("name"), dict(model_cfg.get("params") or {})
     if model not in MODELS:
         raise RunConfigError(f"model={model!r} is not a registered model family; available: {', '.join(MODELS.names())}")

@@ -19,8 +19,6 @@ from dpcondense.data.encoder import Encoder
 from dpcondense.data.schema import Schema
 from dpcondense.methods.base import CondensationMethod, SyntheticSet, register_method
 from dpcondense.methods.dpzo.labels import (
-    LABEL_MODES,
-    LOGIT_BOUND,
     PublicTargets,
     _soft_rows,
     _teacher_rows,
@@ -30,11 +28,11 @@ from dpcondense.methods.dpzo.labels import (
     resolve_labels,
 )
 from dpcondense.methods.dpzo.optimiser import (
-    ACCOUNTING_MODES,
     Accounting,
     BudgetPlan,
     CandidateFitter,
     ZORun,
+    learning_rate,
     make_loss_fn,
     make_optimiser,
     open_ledger,
@@ -51,8 +49,9 @@ from dpcondense.methods.dpzo.primitives import (
     real_row_start,
     teacher_sensitivity,
 )
+from dpcondense.methods.dpzo.survival import stratified_start, tail_average_start, time_strata
 from dpcondense.models.base import MODELS
-from dpcondense.methods.dpzo.specs import PARAM_SPECS
+from dpcondense.methods.dpzo.specs import DEFAULT_SPREAD, PARAM_SPECS, validate_options
 from dpcondense.privacy import (
     PrivacyLedger,
     PrivacyParameterError,
@@ -97,8 +96,10 @@ class DPZOCondenser(CondensationMethod):
         starts from real training rows and is labelled so in the ledger.
     init_budget_share : float
         Share of ε and δ that calibrates the ``dp_mean`` start's noise (the steps: ``accounting``).
-    init_spread : float
-        Std of the public Gaussian noise around the DP means (model-space units).
+    init_spread : float, optional
+        Std of the public Gaussian noise around the DP means (model-space units); ``None`` = the
+        task's default, 0.3 for classification and 0.05 for survival (around the time-stratum
+        means, whose signal a wider spread drowns: ``experiments/dpzo_survival.md``).
     init_clip : float
         ``dp_mean``: each row is clipped to ``init_clip`` times the largest norm in the public box
         before the means are released (``1`` = no extra clipping; smaller = less noise, more bias).
@@ -142,6 +143,21 @@ class DPZOCondenser(CondensationMethod):
         composition, the steps get what the shares leave (the ablation of the joint accounting).
     objective_weight : float
         Weight of the private objective coordinate (0 disables the objective estimate).
+    time_bins : int
+        Survival, ``init="dp_mean"``: ``B > 0`` releases the start's means per (event, public
+        time bin) stratum and starts each synthetic event in its bin
+        (:mod:`~dpcondense.methods.dpzo.survival`); 0 = per event stratum only; ignored by the
+        other starts.
+    survival_loss : {"curve_nll", "concordance", "mixed"}
+        Survival: the per-patient loss of the steps — the survival-curve NLL, a smoothed
+        concordance against the synthetic rows, or NLL + ``rank_weight`` × concordance.
+    rank_weight, rank_temperature : float
+        Weight of the concordance term in ``mixed``; temperature τ of its sigmoid.
+    lr_schedule : {"constant", "cosine"}
+        Step size over the steps: constant, or cosine decay to a tenth of ``lr``.
+    average : float
+        Release the mean of the last ``average`` fraction of the iterates (0 = the last one;
+        post-processing, free).
     n_public : int, optional
         Public training-set size when the dataset does not declare one.
     model_params : dict, optional
@@ -159,7 +175,8 @@ class DPZOCondenser(CondensationMethod):
     """
 
     private = True
-    version = 2
+    #: 3: survival defaults time_bins=5, survival_loss="concordance" (experiments/dpzo_survival.md)
+    version = 3
     joint_accounting = True
     param_specs = PARAM_SPECS
 
@@ -177,7 +194,7 @@ class DPZOCondenser(CondensationMethod):
         lr: float = 0.05,
         init: Literal["random", "dp_mean", "real_rows"] = "dp_mean",
         init_budget_share: float = 0.3,
-        init_spread: float = 0.3,
+        init_spread: float | None = None,
         init_clip: float = 1.0,
         bagging: int = 1,
         labels: Literal["auto", "hard", "soft", "teacher"] = "auto",
@@ -191,6 +208,12 @@ class DPZOCondenser(CondensationMethod):
         accountant: Literal["pld", "rdp"] = "pld",
         accounting: Accounting = "joint",
         objective_weight: float = 0.1,
+        time_bins: int = 5,
+        survival_loss: str = "concordance",
+        rank_weight: float = 1.0,
+        rank_temperature: float = 0.5,
+        lr_schedule: str = "constant",
+        average: float = 0.0,
         n_public: int | None = None,
         progress: bool = False,
         public_seed: int | None = None,
@@ -222,6 +245,12 @@ class DPZOCondenser(CondensationMethod):
         self.accountant = accountant
         self.accounting = accounting
         self.objective_weight = objective_weight
+        self.time_bins = time_bins
+        self.survival_loss = survival_loss
+        self.rank_weight = rank_weight
+        self.rank_temperature = rank_temperature
+        self.lr_schedule = lr_schedule
+        self.average = average
         self.n_public = n_public
         self.progress = progress
         self.public_seed = public_seed
@@ -259,55 +288,8 @@ class DPZOCondenser(CondensationMethod):
         cls(**{k: v for k, v in params.items() if k != "progress"})._validate_options(task, epsilon)
 
     def _validate_options(self, task: str, eps: float) -> None:
-        """The non-budget options (checked after the privacy parameters, in this order)."""
-        _check_choice("clip_mode", self.clip_mode, ("vector", "coordinate"))
-        _check_choice("optimizer", self.optimizer, ("adam", "sgd"))
-        _check_choice("init", self.init, ("random", "dp_mean", "real_rows"))
-        if not 0.0 < float(self.init_clip) <= 1.0:
-            raise ValueError(f"init_clip must be in (0, 1] (a fraction of the public box's largest row norm), got {self.init_clip}")
-        if not 0.0 < self.init_budget_share < 1.0:
-            raise ValueError(f"init_budget_share must be in (0, 1), got {self.init_budget_share}")
-        if self.class_balance and task == "classification" and self.init != "dp_mean" and math.isfinite(eps):
-            raise ValueError(
-                "class_balance=True uses the DP class counts released by init='dp_mean'; set "
-                f"init='dp_mean' or class_balance=false (got init={self.init!r})"
-            )
-        _check_choice("labels", self.labels, LABEL_MODES)
-        if self.labels == "teacher" and task == "classification":
-            self._validate_teacher()
-        if not 0.0 <= float(self.label_init) <= LOGIT_BOUND:
-            raise ValueError(f"label_init must be in [0, {LOGIT_BOUND:g}] (a logit magnitude), got {self.label_init}")
-        if not float(self.label_scale) > 0:
-            raise ValueError(f"label_scale must be > 0, got {self.label_scale}")
-        if int(self.bagging) < 1:
-            raise ValueError(f"bagging must be an integer >= 1, got {self.bagging}")
-        _check_choice("event_policy", self.event_policy, ("all_events", "fraction"))
-        _check_choice("accountant", self.accountant, ("pld", "rdp"))
-        _check_choice("accounting", self.accounting, ACCOUNTING_MODES)
-        if not (int(self.directions) >= 1):
-            raise ValueError(f"directions must be an integer >= 1, got {self.directions}")
-        if not (self.mu > 0):
-            raise ValueError(f"mu must be > 0 (smoothing radius in model-space units), got {self.mu}")
-        if not (self.lr > 0):
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.init == "real_rows" and math.isfinite(eps):
-            raise PrivacyParameterError(
-                "init='real_rows' copies real patients into the synthetic set and is allowed only "
-                f"at epsilon=inf (got epsilon={eps}); use init='random'"
-            )
-        if not 0.0 <= self.event_fraction <= 1.0:
-            raise ValueError(f"event_fraction must be in [0, 1], got {self.event_fraction}")
-
-    def _validate_teacher(self) -> None:
-        if not 0.0 < self.teacher_budget_share < 1.0:
-            raise ValueError(f"teacher_budget_share must be in (0, 1), got {self.teacher_budget_share}")
-        if self.init == "dp_mean" and not self.init_budget_share + self.teacher_budget_share < 1.0:
-            raise ValueError(
-                f"init_budget_share + teacher_budget_share must be < 1 (the rest pays for the ZO steps), got "
-                f"{self.init_budget_share} + {self.teacher_budget_share}"
-            )
-        if not (isinstance(self.teacher_regularization, (int, float)) and 0 < self.teacher_regularization < math.inf):
-            raise ValueError(f"teacher_regularization must be a finite number > 0, got {self.teacher_regularization!r}")
+        """The non-budget options (checked after the privacy parameters)."""
+        validate_options(self, task, eps)
 
     # ------------------------------------------------------------------ fit
     def _fit(self, dataset: Dataset) -> "DPZOCondenser":
@@ -346,7 +328,7 @@ class DPZOCondenser(CondensationMethod):
             plan=plan,
             private=private,
             fitter=CandidateFitter(self.model, self.model_params, targets, int(self.bagging), label_scale, teacher_model),
-            loss_fn=make_loss_fn(targets),
+            loss_fn=make_loss_fn(targets, self.survival_loss, float(self.rank_weight), float(self.rank_temperature)),
             optimiser=make_optimiser(self.optimizer, self.lr),
             lower=lower,
             upper=upper,
@@ -359,9 +341,7 @@ class DPZOCondenser(CondensationMethod):
             clip_mode=self.clip_mode,
             objective_weight=float(self.objective_weight),
         )
-        for _ in self._progress(range(int(self.steps)), f"dpzo {dataset.name}/{self.model} ε={eps:g}"):
-            theta = zo_step(run, theta)
-
+        theta = self._optimise(run, theta, f"dpzo {dataset.name}/{self.model} ε={eps:g}")
         self._release(theta, run.fitter, schema)
         if self.init == "real_rows":
             ledger.mark_not_dp("warm start from real rows (epsilon=inf only)")
@@ -372,6 +352,18 @@ class DPZOCondenser(CondensationMethod):
         self.history_ = run.objective
         self.step_seconds_ = run.step_seconds
         return self
+
+    def _optimise(self, run: ZORun, theta: np.ndarray, desc: str) -> np.ndarray:
+        """The T steps (step size per ``lr_schedule``); the last iterate, or the tail average."""
+        steps = int(self.steps)
+        first_averaged = tail_average_start(steps, float(self.average))
+        total, n_avg = np.zeros_like(theta), 0
+        for step in self._progress(range(steps), desc):
+            run.optimiser.lr = learning_rate(float(self.lr), self.lr_schedule, step, steps)
+            theta = zo_step(run, theta)
+            if step >= first_averaged:
+                total, n_avg = total + theta, n_avg + 1
+        return total / n_avg if n_avg else theta
 
     def _streams(self) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
         """Independent streams: public (init, directions, model seeds), sampling, noise."""
@@ -424,14 +416,23 @@ class DPZOCondenser(CondensationMethod):
         noisy_counts = None
         if self.init == "real_rows":  # validated: epsilon = inf only
             theta = real_row_start(dataset, self.size, m, rng_public, targets.log_lo, targets.log_hi)
+        elif self.init == "dp_mean" and dataset.task == "survival" and int(self.time_bins) > 0:
+            B = int(self.time_bins)
+            strata_of = time_strata(B, targets.log_lo, targets.log_hi)
+            means, noisy_counts = self._stratum_means(encoder, private, plan, ledger, rng_noise, strata_of, 1 + B)
+            theta = stratified_start(means, noisy_counts, targets, B, self._spread(dataset.task), rng_public)
         elif self.init == "dp_mean":
             theta = rng_public.uniform(lower, upper, size=(m, width))
             means, noisy_counts = self._stratum_means(encoder, private, plan, ledger, rng_noise)
             d_feat = encoder.n_features_out
-            theta[:, :d_feat] = means[targets.strata] + rng_public.normal(0.0, self.init_spread, size=(m, d_feat))
+            theta[:, :d_feat] = means[targets.strata] + rng_public.normal(0.0, self._spread(dataset.task), size=(m, d_feat))
         else:
             theta = rng_public.uniform(lower, upper, size=(m, width))
         return np.clip(theta, lower, upper), lower, upper, noisy_counts
+
+    def _spread(self, task: str) -> float:
+        """``init_spread``, or its task default (``None``): 0.3 classification, 0.05 survival."""
+        return float(self.init_spread) if self.init_spread is not None else DEFAULT_SPREAD[task]
 
     def _stratum_means(
         self,
@@ -440,6 +441,8 @@ class DPZOCondenser(CondensationMethod):
         plan: BudgetPlan,
         ledger: PrivacyLedger,
         rng_noise: np.random.Generator,
+        strata_of: Any = None,
+        n_strata: int = 2,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``dp_mean``: per-stratum means (DP unless ε = ∞) and the counts, floored at 1."""
         feat_lo, feat_hi = encoder.lower_, encoder.upper_
@@ -447,7 +450,7 @@ class DPZOCondenser(CondensationMethod):
             eps_init, delta_init = plan.init
             sums, counts, sigma_init, sens = privatized_class_means(
                 private, feat_lo, feat_hi, epsilon=eps_init, delta=delta_init, noise_rng=rng_noise,
-                row_clip=float(self.init_clip),
+                row_clip=float(self.init_clip), strata_of=strata_of, n_strata=n_strata,
             )
             ledger.spend(
                 "init_dp_means",
@@ -459,9 +462,9 @@ class DPZOCondenser(CondensationMethod):
                 event=gaussian_event(sigma_init / sens),
             )
             if self._unsafe_disable_noise:  # test-only: exact means, the ledger keeps its claim
-                sums, counts = _exact_means(private, feat_lo, feat_hi)
+                sums, counts = _exact_means(private, feat_lo, feat_hi, strata_of, n_strata)
         else:
-            sums, counts = _exact_means(private, feat_lo, feat_hi)
+            sums, counts = _exact_means(private, feat_lo, feat_hi, strata_of, n_strata)
         means = np.clip(sums / np.maximum(counts, 1.0)[:, None], feat_lo, feat_hi)
         return means, np.maximum(counts, 1.0)
 
@@ -496,11 +499,6 @@ class DPZOCondenser(CondensationMethod):
         else:
             synthetic = SyntheticSet(X=theta[:, :-1], time=t.times(theta[:, -1]), event=t.event)
         self._set_release(synthetic, schema)
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
 
 
 __all__ = ["DPZOCondenser"]

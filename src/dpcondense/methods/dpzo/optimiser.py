@@ -28,6 +28,7 @@ import numpy as np
 
 from dpcondense.methods.dpzo.labels import PublicTargets, _soft_rows, _teacher_rows
 from dpcondense.methods.dpzo.primitives import ClipMode, PrivateRows, privatized_zo_sum
+from dpcondense.methods.dpzo.survival import survival_loss_fn
 from dpcondense.models import make_model
 from dpcondense.models.base import classification_loss, survival_loss
 from dpcondense.privacy import (
@@ -88,6 +89,8 @@ def make_optimiser(name: str, lr: float) -> _Adam | _SGD:
 #: how the run's mechanisms share (ε, δ): "joint" composes them with privacy loss distributions
 #: (the steps get what the others leave); "split" adds their ε's (basic composition)
 ACCOUNTING_MODES: tuple[str, ...] = ("joint", "split")
+#: step size over the steps (:func:`learning_rate`)
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 Accounting = Literal["joint", "split"]
 
 _CALIBRATION_CACHE: dict[tuple, float] = {}
@@ -324,23 +327,33 @@ class CandidateFitter:
         t = self.targets
         if t.task == "classification":
             return mdl.fit(params, t.y if rows is None else t.y[rows])
-        return mdl.fit(params[:, :-1], t.times(params[:, -1]), t.event if rows is None else t.event[rows])
+        X, times, event = params[:, :-1], t.times(params[:, -1]), t.event if rows is None else t.event[rows]
+        mdl.fit(X, times, event)
+        mdl.synthetic_ = (X, times, event)  # the candidate set itself, for the ranking loss
+        return mdl
 
 
-def make_loss_fn(targets: PublicTargets) -> Callable[[Any, np.ndarray, dict[str, np.ndarray]], np.ndarray]:
-    """Per-example loss of a fitted model on a batch of (private) rows and their targets."""
+def make_loss_fn(
+    targets: PublicTargets, survival: str = "curve_nll", rank_weight: float = 1.0, rank_temperature: float = 0.5
+) -> Callable[[Any, np.ndarray, dict[str, np.ndarray]], np.ndarray]:
+    """Per-example loss of a fitted model on a batch of (private) rows and their targets.
+
+    Survival: the curve NLL, the ranking loss or both (:mod:`~dpcondense.methods.dpzo.survival`).
+    """
     if targets.task == "classification":
 
         def loss_fn(model, X, t):
             return model.loss(X, t["y"])
 
-    else:
-        grid = targets.grid
+        return loss_fn
+    return survival_loss_fn(survival, targets.grid, rank_weight, rank_temperature)
 
-        def loss_fn(model, X, t):
-            return model.loss(X, t["time"], t["event"], grid)
 
-    return loss_fn
+def learning_rate(base: float, schedule: str, step: int, steps: int) -> float:
+    """Step size at ``step`` (0-based): constant, or cosine decay from ``base`` to ``base / 10``."""
+    if schedule == "constant" or steps <= 1:
+        return base
+    return base * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * step / (steps - 1))))
 
 
 def perturbed_fits(

@@ -187,10 +187,14 @@ def privatized_class_means(
     delta: float,
     noise_rng: np.random.Generator,
     row_clip: float = 1.0,
+    strata_of: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
+    n_strata: int = 2,
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Gaussian-mechanism release of per-stratum sums and counts of model-space rows.
 
-    Strata are the classes (classification) or the event indicator (survival). Each row is
+    Strata are the classes (classification) or the event indicator (survival), or
+    ``strata_of(targets)`` — a public function of each row's own outcome into ``range(n_strata)``
+    (e.g. event × public time bin): every row still lies in exactly one stratum. Each row is
     clipped to the public box, whose largest norm is ``R0 = ||max(|lower|, |upper|)||``, and then
     to the L2 norm ``R = row_clip · R0`` (``row_clip < 1`` shrinks the outlying rows towards the
     box centre: less noise, some bias); the release vector per row is ``[x_i, R]`` in its
@@ -198,15 +202,15 @@ def privatized_class_means(
     Returns (noisy sums, noisy counts, σ, sensitivity).
     """
     X, targets = _all_rows(private)
-    strata = _strata(targets)
+    strata = _strata(targets) if strata_of is None else strata_of(targets)
     X = np.clip(X, lower, upper)
     radius = _means_radius(lower, upper, row_clip)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     X = X * np.minimum(1.0, radius / np.maximum(norms, 1e-300))
     sensitivity = class_means_sensitivity(lower, upper, row_clip)
     sigma = gaussian_mechanism_sigma(epsilon, delta, sensitivity)
-    sums = np.stack([X[strata == c].sum(axis=0) for c in (0, 1)])
-    counts = np.array([(strata == c).sum() for c in (0, 1)], dtype=float) * radius
+    sums = np.stack([X[strata == c].sum(axis=0) for c in range(n_strata)])
+    counts = np.array([(strata == c).sum() for c in range(n_strata)], dtype=float) * radius
     sums = sums + noise_rng.normal(0.0, sigma, size=sums.shape)
     counts = (counts + noise_rng.normal(0.0, sigma, size=counts.shape)) / radius
     return sums, counts, sigma, sensitivity
@@ -240,13 +244,19 @@ def privatized_teacher(
     return DPLogisticModel(weights[:-1], weights[-1]), sigma, sensitivity
 
 
-def _exact_means(private: PrivateRows, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _exact_means(
+    private: PrivateRows,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    strata_of: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
+    n_strata: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
     """ε = ∞ only (or the test-only noiseless mechanism): exact per-stratum sums and counts."""
     X, targets = _all_rows(private)
-    strata = _strata(targets)
+    strata = _strata(targets) if strata_of is None else strata_of(targets)
     X = np.clip(X, lower, upper)
-    sums = np.stack([X[strata == c].sum(axis=0) for c in (0, 1)])
-    counts = np.array([(strata == c).sum() for c in (0, 1)], dtype=float)
+    sums = np.stack([X[strata == c].sum(axis=0) for c in range(n_strata)])
+    counts = np.array([(strata == c).sum() for c in range(n_strata)], dtype=float)
     return sums, counts
 
 
