@@ -105,6 +105,36 @@ def test_the_report_of_the_sweep_is_byte_identical_twice(sweep, tmp_path):
     assert all(r.data.tags["identity"] in used for r in runs)
 
 
+def test_records_round_trip_gives_the_same_report_and_a_sweep_after_the_import_runs_nothing(sweep, tmp_path, app):
+    """Export the sweep's runs, import them twice into a fresh store: one run per identity, every
+    report file (tables, figures, runs_used.md) byte-identical from the store, the imported store and
+    the records file alone, and the same sweep on the imported store finds everything done."""
+    root, _ = sweep
+    records = tmp_path / "results" / "runs.jsonl"
+    assert cli.main(["records", "export", "--experiment", "default", "--root", str(root / "mlruns"), "--out", str(records)]) == 0
+    assert len(records.read_text().splitlines()) == 8
+    for _ in range(2):  # the second import creates nothing
+        assert cli.main(["records", "import", str(records), "--root", str(tmp_path / "mlruns")]) == 0
+    _, imported = local_runs(tmp_path, all_views=True)
+    assert len(imported) == 8 and all(r.info.status == "FINISHED" for r in imported)
+    assert {r.data.tags["identity"] for r in imported} == {r.data.tags["identity"] for r in local_runs(root)[1]}
+
+    outs = {name: tmp_path / name for name in ("store", "imported", "records")}
+    assert cli.main(["report", "--experiment", "default", "--root", str(root / "mlruns"), "--out", str(outs["store"])]) == 0
+    assert cli.main(["report", "--experiment", "default", "--root", str(tmp_path / "mlruns"), "--out", str(outs["imported"])]) == 0
+    assert cli.main(["report", "--records", str(records), "--out", str(outs["records"])]) == 0
+    files = sorted(p.name for p in outs["store"].iterdir())
+    assert {"figure3_convergence.png", "figure5_release.pdf", "table5_cost.md", "runs_used.md"} <= set(files)
+    for name in ("imported", "records"):
+        assert sorted(p.name for p in outs[name].iterdir()) == files
+        for file in files:
+            assert (outs[name] / file).read_bytes() == (outs["store"] / file).read_bytes(), (name, file)
+
+    code, output = app(*SWEEP_ARGS, "dry_run=true")
+    assert code == 0, output
+    assert "sweep: 8 runs (8 already done, will be skipped)" in output and "to run" not in output
+
+
 # ---------------------------------------------------------------------------------------------
 # sweeps with stores of their own
 # ---------------------------------------------------------------------------------------------

@@ -114,6 +114,27 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("report root is a file", ["report", "--experiment", "study", "--root", "afile", "--out", "rep"], ["--root afile is a file"]),
     ("report root without a store", ["report", "--experiment", "study", "--root", "empty", "--out", "rep"], ["no MLflow store at", "--root"]),
     ("report unknown tracking", ["report", "--experiment", "study", "--tracking", "cloud", "--out", "rep"], ["argument --tracking: invalid choice: 'cloud'"]),
+    ("report without experiment or records", ["report", "--out", "rep"], ["--experiment NAME is required (or --records FILE"]),
+    ("report records missing", ["report", "--records", "nope.jsonl", "--out", "rep"], ["--records nope.jsonl: no such records file"]),
+    ("report records with a store flag", ["report", "--records", "bad.json", "--root", "empty", "--out", "rep"],
+     ["--records makes the report from the file alone"]),
+    ("report records not a records file", ["report", "--records", "bad.json", "--out", "rep"], ["bad.json:1 is not JSON"]),
+    # records
+    ("records without action", ["records"], ["choose export or import"]),
+    ("records export without out", ["records", "export", "--experiment", "study", STORE], ["the following arguments are required: --out"]),
+    ("records export out is a folder", ["records", "export", "--experiment", "study", STORE, "--out", "folder"], ["--out folder is a folder"]),
+    ("records export unknown experiment", ["records", "export", "--experiment", "nope", STORE, "--out", "r.jsonl"],
+     ["experiment 'nope' is not in"]),
+    ("records export without finished runs", ["records", "export", "--experiment", "empty", STORE, "--out", "r.jsonl"],
+     ["experiment 'empty' has no FINISHED run", "nothing written"]),
+    ("records export of a run without its spec", ["records", "export", "--experiment", "study", STORE, "--out", "r.jsonl"],
+     ["has no run_spec.json: not a run logged by `dpcondense run`"]),
+    ("records import missing file", ["records", "import", "nope.jsonl", STORE], ["FILE nope.jsonl: no such records file"]),
+    ("records import a folder", ["records", "import", "folder", STORE], ["FILE folder is a folder"]),
+    ("records import not a records file", ["records", "import", "object.json", STORE],
+     ["object.json:1: not a run record of format 'dpcondense.run/1'"]),
+    ("records import uri with local store", ["records", "import", "bad.json", "--tracking", "local", "--uri", "http://127.0.0.1:1"],
+     ["--uri goes with --tracking server"]),
     # schema init
     ("schema init csv missing", ["schema", "init", "nope.csv"], ["CSV nope.csv: no such file"]),
     ("schema init csv is a folder", ["schema", "init", "folder"], ["CSV folder is a folder"]),
@@ -243,7 +264,7 @@ def test_bad_input_is_one_line_naming_the_flag_before_any_work(argv, expected, w
 
 def test_the_table_covers_every_command():
     commands = {argv[0] for _, argv, _ in CASES} | {"run"}
-    assert commands == {"condense", "report", "datasets", "reference", "schema", "audit", "run"}
+    assert commands == {"condense", "report", "records", "datasets", "reference", "schema", "audit", "run"}
     assert len(CASES) + len(RUN_CASES) >= 60
 
 

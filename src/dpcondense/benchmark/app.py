@@ -28,7 +28,7 @@ from dpcondense.benchmark import tracking
 from dpcondense.benchmark.outputs import write_outputs, write_release
 from dpcondense.benchmark.resolve import resolve_run
 from dpcondense.benchmark.runner import REFERENCE_METHODS, RunResult, run_one
-from dpcondense.benchmark.spec import RunConfigError, RunSpec
+from dpcondense.benchmark.spec import VARIANT_TAG, RunConfigError, RunSpec
 from dpcondense.paths import CONF_DIR
 
 tracking.quiet_dependency_logs()
@@ -70,6 +70,8 @@ def execute(spec: RunSpec, cfg: DictConfig, store: tracking.RunStore) -> dict[st
     overrides = _job_overrides()
     if overrides:
         tags["overrides"] = overrides
+    if cfg.get("variant") is not None:  # the declared variant: a report cell of its own (not the identity)
+        tags[VARIANT_TAG] = str(cfg.variant)
     if _in_multirun():
         tags[tracking.SWEEP_TAG] = sweep_id()
     run_id = store.start(identity, tags=tags, params=spec.params(), run_name=spec.run_name())

@@ -29,6 +29,8 @@ from dpcondense.paths import LOCAL_KEY_FILE, PROJECT_ROOT
 IDENTITY_VERSION = 2
 #: ``dataset=csv`` keys that say where the files are (not part of the identity; the content hash is)
 CSV_LOCATION_KEYS = ("path", "schema_path")
+#: tag naming a run's declared variant (config key ``variant``): where reports put it, not what it computes
+VARIANT_TAG = "variant"
 
 
 def local_key(path: Path | None = None) -> bytes:

@@ -44,7 +44,11 @@ def format_epsilon(epsilon: float) -> str:
 
 
 def method_label(name: str) -> str:
-    """The display name of method ``name`` (the name itself when it has none)."""
+    """The display name of method ``name`` (the name itself when it has none); a declared
+    variant ``method[variant]`` is shown as ``<method's name> [variant]``."""
+    if name.endswith("]") and "[" in name:
+        method, variant = name[:-1].split("[", 1)
+        return f"{METHOD_LABELS.get(method, method)} [{variant}]"
     return METHOD_LABELS.get(name, name)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from dpcondense.methods import METHODS
 from dpcondense.reporting.labels import DIGITS, UNDEFINED
+from dpcondense.reporting.selection import report_method, report_variant
 
 INF = math.inf
 #: metrics logged by runs with ``references=true``, under ``<prefix>.<eval model>.<metric>``
@@ -31,6 +32,8 @@ class RunRecord:
     ``epsilon`` is the run's target (``inf`` for every non-private method, whatever it was run
     with); ``derived`` says the record comes from another run's reference metrics
     (``references=true``) or from a ``dpcondense reference`` file, not from a run of ``method``.
+    ``method`` is the method as the report shows it: ``dpzo``, or ``dpzo[hard_labels]`` for a run
+    of a declared variant (``variant``; :mod:`~dpcondense.reporting.selection`).
     """
 
     identity: str
@@ -48,6 +51,8 @@ class RunRecord:
     cost: Mapping[str, float] = field(default_factory=dict)
     steps: int | None = None
     derived: bool = False
+    #: the declared variant (``None``: none, or the variant named ``default``)
+    variant: str | None = None
 
     @property
     def label(self) -> str:
@@ -126,13 +131,15 @@ def records_from_run(run: Any) -> list[RunRecord]:
     """The records of one MLflow run: one per evaluation family, plus its reference metrics."""
     tags, metrics, params = run.data.tags, run.data.metrics, run.data.params
     identity = tags.get("identity") or run.info.run_id
-    method = tags.get("method", "?")
+    base_method = tags.get("method", "?")
+    variant = report_variant(tags)
+    method = report_method(base_method, variant)
     dataset = tags.get("dataset", "?")
     task = tags.get("task") or "classification"
     model = tags.get("model")
     size, seed = _int(tags.get("size")), _int(tags.get("seed"))
     epsilon_spent = metrics.get("epsilon_spent")
-    private = _is_private_method(method, epsilon_spent)
+    private = _is_private_method(base_method, epsilon_spent)
     epsilon = _float(tags.get("epsilon"), INF) if private else INF
     eval_models = [m for m in (tags.get("eval_models") or model or "").split(",") if m]
     cost = {k: _unclamp(metrics[k]) for k in ("epsilon_spent", "wall_seconds", "n_model_fits") if k in metrics}
@@ -142,7 +149,7 @@ def records_from_run(run: Any) -> list[RunRecord]:
         values = _metrics_with_prefix(metrics, f"{em}.")
         out.append(
             RunRecord(identity, run.info.run_id, dataset, task, method, model, em, float(epsilon),
-                      size, seed if seed is not None else -1, private, values, cost, steps)
+                      size, seed if seed is not None else -1, private, values, cost, steps, variant=variant)
         )
     for ref in REFERENCE_PREFIXES:
         for em in eval_models:

@@ -1,4 +1,5 @@
-"""The report's files: Markdown + LaTeX tables, PNG + PDF figures, ``runs_used.md`` and ``report.md``.
+"""The report's files: Markdown + LaTeX tables, PNG + PDF figures, ``runs_used.md``, ``report.md``
+and, on request, the interactive ``report.html`` (:mod:`~dpcondense.reporting.html_report`).
 
 The same runs give byte-identical files.
 """
@@ -16,9 +17,10 @@ from dpcondense.reporting.table import Table
 from dpcondense.reporting.tables import TABLE_FILES, build_tables
 
 
-def write_report(runs: ExperimentRuns, out: str | Path, *, figures: bool = True) -> list[Path]:
+def write_report(runs: ExperimentRuns, out: str | Path, *, figures: bool = True, html: bool = False) -> list[Path]:
     """Write every table (``.md`` + ``.tex``), figure (``.png`` + ``.pdf``), ``runs_used.md``
-    and ``report.md`` (all tables and figures on one page) into ``out``; returns the paths."""
+    and ``report.md`` (all tables and figures on one page) into ``out``, and with ``html`` the
+    self-contained interactive ``report.html``; returns the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -37,6 +39,10 @@ def write_report(runs: ExperimentRuns, out: str | Path, *, figures: bool = True)
             used[key] = sorted(fig_used[key])
     written.append(_write(out / "runs_used.md", runs_used_markdown(runs, used)))
     written.append(_write(out / "report.md", report_markdown(runs, tables, figures=figures)))
+    if html:
+        from dpcondense.reporting.html_report import write_html  # plotly: only when the page is asked for
+
+        written.append(write_html(runs, out))
     return written
 
 
@@ -46,7 +52,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def runs_used_markdown(runs: ExperimentRuns, used: Mapping[str, Sequence[str]]) -> str:
-    """``runs_used.md``: the superseded runs, then the run identities behind each table and figure.
+    """``runs_used.md``: the run identities behind each table and figure.
 
     Parameters
     ----------
@@ -71,16 +77,6 @@ def runs_used_markdown(runs: ExperimentRuns, used: Mapping[str, Sequence[str]]) 
         f"\"{MISSING}\".",
         "",
     ]
-    if runs.superseded:
-        lines += [
-            f"## Superseded: {len(runs.superseded)} runs (not used)",
-            "",
-            "FINISHED runs replaced by a later run with the same dataset, method, families, ε, size and "
-            "seed (typically made before a default changed, so with another identity).",
-            "",
-            *[f"- `{i}`" for i in runs.superseded],
-            "",
-        ]
     names = {**TABLE_FILES, **FIGURE_FILES}
     for key in [*TABLE_FILES, *FIGURE_FILES]:
         if key not in used:

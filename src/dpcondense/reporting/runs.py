@@ -1,8 +1,9 @@
 """The runs a report is made of: the ``FINISHED`` runs of one MLflow experiment, read-only.
 
 :func:`open_experiment` opens a store without creating anything, :meth:`ExperimentRuns.from_store`
-flattens its runs into :class:`~dpcondense.reporting.records.RunRecord` s and answers the
-questions every table and figure asks (which datasets, methods, ε, sizes; the statistic of a cell).
+flattens its runs into :class:`~dpcondense.reporting.records.RunRecord` s — one run per identity,
+one identity per report cell (:mod:`~dpcondense.reporting.selection`) — and answers the questions
+every table and figure asks (which datasets, methods, ε, sizes; the statistic of a cell).
 """
 
 from __future__ import annotations
@@ -27,24 +28,19 @@ from dpcondense.reporting.records import (
     same_epsilon,
     stat_of,
 )
+from dpcondense.reporting.selection import ReportError, select_runs
 from dpcondense.benchmark.tracking import RunStore
 
 #: the paper's method: its runs give Table 4, Figures 3–5
 MAIN_METHOD = "dpzo"
 #: the privacy budget of the main comparisons (Tables 2, 4, 5; Figures 2, 4, 5)
 MAIN_EPSILON = 1.0
-#: tags that place a run in a table cell (with its seed): runs agreeing on all are the same result
-SAME_CELL_TAGS = ("dataset", "method", "model", "eval_models", "epsilon", "size", "seed")
 #: both primary metrics (AUROC, C-index) score 0.5 for an uninformative model
 CHANCE_LEVEL = 0.5
 #: the id of the "Default" experiment MLflow creates in every store
 MLFLOW_DEFAULT_EXPERIMENT_ID = "0"
 #: what the report reads from each record of a ``dpcondense reference --json`` file
 REFERENCE_FIELDS = ("dataset", "model", "task", "per_seed")
-
-
-class ReportError(ValueError):
-    """The report cannot be made (no such store or experiment); the message says what to do."""
 
 
 class ExperimentRuns:
@@ -75,33 +71,20 @@ class ExperimentRuns:
         self._history = history
         self._artifact = artifact
         self._history_cache: dict[tuple[str, str], list[float]] = {}
-        #: identities of FINISHED runs replaced by a later run with the same tags (not used)
-        self.superseded: list[str] = []
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_store(
         cls, store: "RunStore", *, reference: Iterable[Mapping[str, Any]] | None = None
     ) -> "ExperimentRuns":
-        """Read every ``FINISHED`` run of ``store``'s experiment (one row per identity)."""
+        """Read every ``FINISHED`` run of ``store``'s experiment (:meth:`from_runs`).
+
+        Raises
+        ------
+        ReportError
+            When two identities fall in one report cell (:func:`~dpcondense.reporting.selection.select_runs`).
+        """
         runs = store.runs("attributes.status = 'FINISHED'")
-        # one run per cell and seed: an older run with the same tags (e.g. made before a default
-        # changed, so with another identity) is superseded by the latest one
-        latest: dict[tuple, Any] = {}
-        superseded = []
-        for run in sorted(runs, key=lambda r: (r.info.end_time or 0, r.info.run_id)):
-            key = tuple(run.data.tags.get(k) for k in SAME_CELL_TAGS)
-            if key in latest:
-                superseded.append(latest[key].data.tags.get("identity") or latest[key].info.run_id)
-            latest[key] = run
-        by_identity = {run.data.tags.get("identity") or run.info.run_id: run for run in latest.values()}
-        records = [rec for key in sorted(by_identity) for rec in records_from_run(by_identity[key])]
-        if reference is not None:
-            # only the experiment's datasets (the file covers every dataset), and only where the
-            # runs themselves have no full-data result (never a mix of the two sources in a cell)
-            datasets = {r.dataset for r in records}
-            have = {(r.dataset, r.eval_model) for r in records if r.method == "full_data"}
-            records += [r for r in records_from_reference(reference) if r.dataset in datasets and (r.dataset, r.eval_model) not in have]
         client = store.client
 
         def history(run_id: str, key: str) -> list[float]:
@@ -112,9 +95,39 @@ class ExperimentRuns:
             dst = Path(tempfile.mkdtemp(prefix="dpcondense-report-"))
             return Path(client.download_artifacts(run_id, path, str(dst)))
 
-        out = cls(store.target.experiment_name, records, history=history, artifact=artifact)
-        out.superseded = sorted(superseded)
-        return out
+        def spec_of(run: Any) -> dict[str, Any] | None:
+            try:
+                return json.loads(artifact(run.info.run_id, "run_spec.json").read_text(encoding="utf-8"))
+            except Exception:  # noqa: BLE001 - the error message falls back on the params
+                return None
+
+        return cls.from_runs(store.target.experiment_name, runs, reference=reference, history=history,
+                             artifact=artifact, spec_of=spec_of)
+
+    @classmethod
+    def from_runs(
+        cls,
+        experiment: str,
+        runs: Iterable[Any],
+        *,
+        reference: Iterable[Mapping[str, Any]] | None = None,
+        history: Callable[[str, str], list[float]] | None = None,
+        artifact: Callable[[str, str], Path] | None = None,
+        spec_of: Callable[[Any], Mapping[str, Any] | None] | None = None,
+    ) -> "ExperimentRuns":
+        """The report's runs from FINISHED runs (MLflow runs or objects shaped like them): one run
+        per identity and one identity per report cell (:func:`~dpcondense.reporting.selection.select_runs`),
+        plus the full-data records of a ``dpcondense reference --json`` file where the runs have none.
+        """
+        chosen = select_runs(runs, experiment=experiment, spec_of=spec_of)
+        records = [rec for run in chosen for rec in records_from_run(run)]
+        if reference is not None:
+            # only the experiment's datasets (the file covers every dataset), and only where the
+            # runs themselves have no full-data result (never a mix of the two sources in a cell)
+            datasets = {r.dataset for r in records}
+            have = {(r.dataset, r.eval_model) for r in records if r.method == "full_data"}
+            records += [r for r in records_from_reference(reference) if r.dataset in datasets and (r.dataset, r.eval_model) not in have]
+        return cls(experiment, records, history=history, artifact=artifact)
 
     def only(self, *, dataset: str | Sequence[str] | None = None, method: str | Sequence[str] | None = None) -> "ExperimentRuns":
         """The same runs restricted to some datasets and/or methods (same history and artifacts)."""

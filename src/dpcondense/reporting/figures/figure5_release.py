@@ -81,6 +81,12 @@ def _release_panels(runs: ExperimentRuns, method: str, epsilon: float) -> list[t
     return panels
 
 
+def drawn_releases(runs: ExperimentRuns, *, method: str = MAIN_METHOD, epsilon: float = MAIN_EPSILON) -> list[RunRecord]:
+    """The runs whose released ``synthetic.csv`` Figure 5 draws (at most one per task): the only
+    artifacts a report reads, so the only releases a run record carries (:mod:`~dpcondense.reporting.archive`)."""
+    return [rec for _, _, rec, _ in _release_panels(runs, method, epsilon)]
+
+
 def _draw_release_rows(ax: Any, ds: Dataset, d: str, train: Dataset, frame: pd.DataFrame, what: str) -> None:
     """The released rows over the real training rows on the dataset's two Figure 5 features."""
     fx, fy = _figure5_features(ds.schema, d)
