@@ -44,7 +44,7 @@ from typing import Any, Iterable, Mapping
 from dpcondense.benchmark import tracking as tracking_mod
 from dpcondense.reporting.figures.figure5_release import drawn_releases
 from dpcondense.reporting.runs import ExperimentRuns
-from dpcondense.reporting.selection import ReportError, identity_of
+from dpcondense.reporting.selection import ReportError, identity_of, is_stale
 
 #: the ``format`` field of every record (bumped when the record's meaning changes)
 RECORD_FORMAT = "dpcondense.run/1"
@@ -68,6 +68,9 @@ LARGE_FILE = 5_000_000
 def export_records(store: tracking_mod.RunStore) -> tuple[list[dict[str, Any]], str | None]:
     """One record per identity of ``store``'s experiment (its newest FINISHED run), sorted.
 
+    Runs of an older version of their method than the current code's are not exported (the
+    report leaves them out too: :func:`~dpcondense.reporting.selection.is_stale`).
+
     Returns the records and, when the runs cannot make a report (two identities in one cell),
     that error's text: the records are exported all the same, without any release.
 
@@ -78,7 +81,8 @@ def export_records(store: tracking_mod.RunStore) -> tuple[list[dict[str, Any]], 
         ``run_spec.json`` does not hash to its identity.
     """
     newest: dict[str, Any] = {}
-    for run in sorted(store.runs("attributes.status = 'FINISHED'"), key=lambda r: (r.info.end_time or 0, r.info.run_id)):
+    finished = [r for r in store.runs("attributes.status = 'FINISHED'") if not is_stale(r)]
+    for run in sorted(finished, key=lambda r: (r.info.end_time or 0, r.info.run_id)):
         newest[identity_of(run)] = run
     problem = None
     try:
