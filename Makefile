@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup browser test test-fast reproduce datasets bench clean
+.PHONY: setup browser test test-fast reproduce reproduce-paper datasets bench clean
 
 setup: $(STAMP)
 
@@ -47,6 +47,36 @@ reproduce: setup datasets $(REFERENCE)
 	$(BIN)/dpcondense run -m experiment=quickstart progress=false hydra.launcher.n_jobs=$(JOBS)
 	$(BIN)/dpcondense report --experiment quickstart --out results/quickstart --reference $(REFERENCE) --html
 	$(BIN)/dpcondense records export --experiment quickstart --out results/quickstart/runs.jsonl
+
+# Every paper result (and the competitor and tuning experiments) regenerated from the committed run
+# records, results/<experiment>/runs.jsonl[.gz], with no run: the same tables, figures and report.html.
+# RECOMPUTE=1 first re-runs each experiment's sweeps on the local store (finished runs are skipped),
+# then re-exports its records. An experiment without records is reported as missing, not guessed.
+PAPER_EXPERIMENTS := paper_main paper_sizes paper_transfer paper_convergence competitors
+SWEEPS_paper_main := paper_main_classification paper_main_survival paper_main_baselines_classification paper_main_baselines_survival
+SWEEPS_paper_sizes := paper_sizes_classification paper_sizes_survival
+SWEEPS_paper_transfer := paper_transfer_classification paper_transfer_survival
+SWEEPS_paper_convergence := paper_convergence
+SWEEPS_competitors := competitors_classification competitors_survival competitors_natural_size
+RECOMPUTE ?= 0
+
+reproduce-paper: setup $(REFERENCE)
+	@for e in $(PAPER_EXPERIMENTS); do \
+	  if [ "$(RECOMPUTE)" = "1" ]; then \
+	    for s in $$(make -s --no-print-directory sweeps-of-$$e); do \
+	      $(BIN)/dpcondense run -m experiment=$$s progress=false hydra.launcher.n_jobs=$(JOBS) || exit 1; \
+	    done; \
+	    $(BIN)/dpcondense records export --experiment $$e --out results/$$e/runs.jsonl.gz || exit 1; \
+	  fi; \
+	  if [ -f results/$$e/runs.jsonl.gz ]; then \
+	    $(BIN)/dpcondense report --records results/$$e/runs.jsonl.gz --out results/$$e --reference $(REFERENCE) --html || exit 1; \
+	  else \
+	    echo "reproduce-paper: no records for $$e (results/$$e/runs.jsonl.gz); run with RECOMPUTE=1"; \
+	  fi; \
+	done
+
+sweeps-of-%:
+	@echo $(SWEEPS_$*)
 
 # full-data reference (every dataset x family, 5 seeds): made once, then reused (dvc stage `reference`)
 $(REFERENCE): | setup
