@@ -2,7 +2,8 @@
 
 ``on_multirun_start`` runs once, in the parent process, before the launcher starts any worker:
 
-1. expands the sweep exactly as Hydra's basic sweeper does and composes every job's config;
+1. expands the sweep exactly as Hydra's basic sweeper does and composes every job's config (once
+   per choice of config groups, :mod:`~dpcondense.benchmark.compose`);
 2. validates every job (:func:`dpcondense.benchmark.resolve_run`) — one clear error, nothing run, if any
    job is invalid (e.g. a dataset × model pair of different tasks) or two jobs are the same run;
 3. creates the MLflow database and experiment (:func:`dpcondense.benchmark.tracking.prepare`), so parallel
@@ -29,6 +30,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from dpcondense.benchmark import tracking
+from dpcondense.benchmark.compose import SweepComposer
 from dpcondense.benchmark.resolve import resolve_run
 from dpcondense.benchmark.spec import RunConfigError
 
@@ -135,6 +137,7 @@ def plan_sweep(config: DictConfig) -> SweepPlan:
         If a store cannot be created or a server does not answer.
     """
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
     loader = GlobalHydra.instance().config_loader()
@@ -146,9 +149,10 @@ def plan_sweep(config: DictConfig) -> SweepPlan:
 
     jobs: list[_Job] = []
     errors: dict[str, list[str]] = defaultdict(list)
+    composer = SweepComposer(loader, config, OverridesParser.create(config_loader=loader))
     for overrides in expanded:
         try:
-            job_cfg = loader.load_sweep_config(config, overrides)
+            job_cfg = composer.compose(overrides)
             spec = resolve_run(job_cfg)
             target = tracking.target_from_config(job_cfg.tracking, job_cfg.experiment_name)
         except (RunConfigError, tracking.TrackingError, HydraException) as exc:
