@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("orchestration", ("dpcondense.benchmark",)),
     ("evaluation", ("dpcondense.evaluate",)),
     ("methods", ("dpcondense.methods",)),
-    ("models and metrics", ("dpcondense.models", "dpcondense.metrics")),
+    ("models and metrics", ("dpcondense.models", "dpcondense.metrics", "dpcondense.concordance")),
     ("data and privacy", ("dpcondense.datasets", "dpcondense.data", "dpcondense.privacy")),
     ("conventions", ("dpcondense.conventions", "dpcondense.registry", "dpcondense.paths", "dpcondense")),
 ]

@@ -15,13 +15,14 @@ import hmac
 import io
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from dpcondense.data import _fast
 from dpcondense.data.dataset import DataValidationError, Dataset, from_frame
 from dpcondense.data.schema import Schema, SchemaError, read_yaml
 from dpcondense.data.values import did_you_mean, plain, show, show_list, value_order
@@ -182,6 +183,8 @@ def _header(path: Path, header_line: str, sep: str) -> list[str]:
 def _check_records(path: Path, text: str, sep: str, width: int) -> None:
     """Every data line has as many fields as the header (pandas pads short lines with missing values
     and, when every line has one field more, silently takes the first column as the row index)."""
+    if _fast.records_have_width(text, sep, width):
+        return
     reader = csv.reader(io.StringIO(text, newline=None), delimiter=sep, strict=True)
     records: list[tuple[list[str], int]] = []
     try:
@@ -291,6 +294,19 @@ def read_user_csv(
         a single class, and survival times outside ``[min_time, horizon]`` (counted, not located).
     """
     schema = load_user_schema(schema)
+    if not Path(path).is_file():
+        return _read_user_csv(path, schema, delimiter, encoding)
+    key = _READS.key(path, Path(path).read_bytes(), schema, delimiter=delimiter, encoding=encoding)
+    dataset, warnings = _READS.get_or_read(key, lambda: _read_user_csv(path, schema, delimiter, encoding))
+    return replace(dataset, schema=schema), warnings
+
+
+#: the last file read (a run reads it up to three times): see :class:`dpcondense.data._fast.ReadCache`
+_READS = _fast.ReadCache()
+
+
+def _read_user_csv(path: str | Path, schema: Schema, delimiter: str | None, encoding: str | None) -> tuple[Dataset, list[str]]:
+    """:func:`read_user_csv` without the cache."""
     table = read_raw_csv(path, delimiter=delimiter, encoding=encoding)
     frame = table.frame
     src = str(table.path)
@@ -347,6 +363,16 @@ def _parse_numbers(col: pd.Series, name: str, table: RawTable) -> pd.Series:
 
     Unparsable text is kept, so validation reports it with its row; non-finite values raise.
     """
+    fast = _fast.parse_floats(col.to_numpy(dtype=object))
+    if fast is not None:
+        parsed, missing = fast
+        bad = np.flatnonzero(~missing & ~np.isfinite(parsed))
+        if len(bad):
+            i = int(bad[0])
+            raise DataValidationError(
+                f"{table.path}: column {name!r} has the non-finite value {col.iloc[i]!r} at {table.where(i)}; allowed: finite numbers"
+            )
+        return pd.Series(parsed, index=col.index, dtype=float)
     values: list[Any] = []
     numeric = True
     for i, v in enumerate(col.to_numpy(dtype=object)):

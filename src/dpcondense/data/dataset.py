@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split as _sk_split
 
+from dpcondense.data._fast import csv_lines, keyed_draws
 from dpcondense.data.encoder import Encoder
 from dpcondense.data.schema import Feature, Schema
 from dpcondense.data.values import category_key, did_you_mean, plain, show, show_list, value_order
@@ -335,8 +335,11 @@ def keyed_split(dataset: Dataset, *, key: bytes, test_size: float = 0.25) -> tup
     """
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
-    lines = dataset.to_frame().to_csv(index=False, header=False, float_format="%.17g", lineterminator="\n").splitlines()
-    draws = np.array([int.from_bytes(hmac.new(key, line.encode(), hashlib.sha256).digest()[:8], "big") / 2.0**64 for line in lines])
+    frame = dataset.to_frame()
+    lines = csv_lines(frame, "%.17g")  # to_csv's lines, built column-wise (None: a column type it leaves to pandas)
+    if lines is None:
+        lines = frame.to_csv(index=False, header=False, float_format="%.17g", lineterminator="\n").splitlines()
+    draws = keyed_draws(key, lines)
     test = draws < test_size
     train_part, test_part = dataset.subset(np.flatnonzero(~test)), dataset.subset(np.flatnonzero(test))
     train_part.n_public = test_part.n_public = None
