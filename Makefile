@@ -57,7 +57,7 @@ SWEEPS_paper_main := paper_main_classification paper_main_survival paper_main_ba
 SWEEPS_paper_sizes := paper_sizes_classification paper_sizes_survival
 SWEEPS_paper_transfer := paper_transfer_classification paper_transfer_survival
 SWEEPS_paper_convergence := paper_convergence
-SWEEPS_competitors := competitors_classification competitors_survival competitors_natural_size
+SWEEPS_competitors := competitors_classification competitors_survival competitors_natural_size competitors_noiseless
 RECOMPUTE ?= 0
 
 reproduce-paper: setup $(REFERENCE)
