@@ -150,9 +150,10 @@ def test_launcher_configs_compose():
         assert (slurm.cpus_per_task, slurm.timeout_min, slurm.array_parallelism) == (1, 180, 256)
         local = compose("config", overrides=["hydra/launcher=local_submitit"], return_hydra_config=True).hydra.launcher
         assert local._target_.endswith("submitit_launcher.LocalLauncher")
-        # the Ray launcher is an optional extra: without its plugin, Hydra names what is missing
-        with pytest.raises(Exception, match="hydra/launcher/ray"):
-            compose("config", overrides=["hydra/launcher=ray_cluster"], return_hydra_config=True)
+        # dpcondense's own Ray launcher (the `ray` extra; the config composes without ray installed)
+        ray = compose("config", overrides=["hydra/launcher=ray"], return_hydra_config=True).hydra.launcher
+        assert ray._target_ == "hydra_plugins.dpcondense_ray_launcher.RayLauncher"
+        assert (ray.remote.num_cpus, ray.remote.max_retries) == (1, 0)
 
 
 # ---------------------------------------------------------------------------------------------
