@@ -248,7 +248,7 @@ def test_sigterm_to_the_launching_process_cancels_the_ray_tasks_and_marks_their_
                         break
                 time.sleep(0.5)
             proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=120)
+            code = proc.wait(timeout=240)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -46,7 +46,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 log = logging.getLogger(__name__)
 
 #: seconds a cancelled sweep waits for its running tasks to mark their runs KILLED
-_CANCEL_GRACE_SECONDS = 30.0
+_CANCEL_GRACE_SECONDS = 90.0
 
 
 def _run_job_task(
