@@ -139,6 +139,8 @@ class AIM(CondensationMethod):
         ``model_`` the fitted graphical model (post-processing).
     """
 
+    label = "AIM"
+
     private = True
     version = 1
     param_specs = {

@@ -126,6 +126,8 @@ class DPDirect(CondensationMethod):
         Its L2 sensitivity (``L/Λ`` or ``√n_trees``).
     """
 
+    label = "DP model release"
+
     tasks = ("classification",)
     releases = "model"
 

@@ -86,6 +86,8 @@ class DPDistributionMatching(CondensationMethod):
         The matching objective per step (computed from released values only).
     """
 
+    label = "DP-DM"
+
     private = True
     version = 2
     param_specs = {

@@ -195,6 +195,8 @@ class DPMarginals(CondensationMethod):
         The selected attribute pairs.
     """
 
+    label = "MST"
+
     private = True
     version = 2
     param_specs = {

@@ -48,7 +48,16 @@ def method_label(name: str) -> str:
     variant ``method[variant]`` is shown as ``<method's name> [variant]``."""
     if name.endswith("]") and "[" in name:
         method, variant = name[:-1].split("[", 1)
-        return f"{METHOD_LABELS.get(method, method)} [{variant}]"
+        return f"{_method_name(method)} [{variant}]"
+    return _method_name(name)
+
+
+def _method_name(name: str) -> str:
+    """The registered method's own ``label`` (its class attribute), else :data:`METHOD_LABELS`, else the name."""
+    from dpcondense.methods import METHODS
+
+    if name in METHODS and METHODS.get(name).label:
+        return METHODS.get(name).label
     return METHOD_LABELS.get(name, name)
 
 

@@ -24,7 +24,12 @@ if TYPE_CHECKING:  # matplotlib takes seconds to import
 FIGURE_DPI = 150
 
 #: colour per method (colour-blind-safe Okabe–Ito); others take the next free one
-_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442"]
+_COLOURS = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
+    # more methods than Okabe-Ito's eight: distinct colours from matplotlib's tab10/tab20
+    "#9467BD", "#8C564B", "#7F7F7F", "#BCBD22", "#17BECF", "#1B1B6B", "#E377C2", "#2E8B57", "#A0522D",
+    "#FF7F0E", "#6B8E23", "#800000", "#4682B4", "#DAA520",
+]
 _FIXED_COLOURS = {"dpzo": "#0072B2", "dp_gaussian": "#D55E00", "random_subset": "#009E73", "kmeans": "#CC79A7"}
 
 _RC = {
