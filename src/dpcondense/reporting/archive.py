@@ -12,8 +12,8 @@ A record holds what the run logged as tags, params and metrics, and what the rep
   configuration: dataset and schema hash, families and their params, method and params, ε, δ,
   size, seed, the component versions and the dataset checksum); reading checks the hash, so a
   record cannot claim an identity it does not have;
-- ``tags`` (MLflow's own — the run name follows from the others — and the sweep's output folder
-  left out), ``params`` (the normalised configuration, flattened), ``experiment``;
+- ``tags`` (MLflow's own — the run name follows from the others —, the sweep's output folder and
+  the git commit left out), ``params`` (the normalised configuration, flattened), ``experiment``;
 - ``metrics``: the scalar metrics (``<family>.<metric>`` per evaluation family, ``epsilon_spent``,
   ``delta_spent``, ``n_model_fits``; an undefined metric is ``null``) and ``curves``: the step
   metric ``objective`` in step order;
@@ -52,8 +52,10 @@ RECORD_FORMAT = "dpcondense.run/1"
 CURVE_METRICS = ("objective",)
 #: metrics of the machine, not of the run: never in a record
 TIMING_METRICS = ("wall_seconds",)
-#: tags left out of a record: where and when a run was made, not what it is
-LOCAL_TAGS = (tracking_mod.SWEEP_TAG,)
+#: tags left out of a record: where and when a run was made, not what it is (the commit and its
+#: dirty flag vary with every commit of unrelated files; the identity carries the versions of the
+#: code that produced the result)
+LOCAL_TAGS = (tracking_mod.SWEEP_TAG, "git_commit", "git_dirty")
 #: tag an imported run carries: the records file it came from
 IMPORTED_TAG = "imported_from"
 #: the artifacts a record carries, and the file names they are imported as
