@@ -28,6 +28,7 @@ identity, error); no value computed from data passes through it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -55,6 +56,7 @@ def _run_job_task(
     """One job on a Ray worker: Hydra's state, the parent's working directory, then the app."""
     from hydra.core.hydra_config import HydraConfig
 
+    _interruptible()
     setup_globals()
     Singleton.set_state(singleton_state)
     HydraConfig.instance().set_config(sweep_config)
@@ -65,6 +67,14 @@ def _run_job_task(
         hydra_context=hydra_context, task_function=task_function, config=sweep_config,
         job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir",
     )
+
+
+def _interruptible() -> None:
+    """Let ``ray.cancel`` interrupt this task: it raises ``KeyboardInterrupt`` through SIGINT, which
+    a worker inherits as ignored when its node was started from a shell or process that ignores it
+    (a background job of a script, a test runner): restore Python's handler."""
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class RayLauncher(Launcher):
