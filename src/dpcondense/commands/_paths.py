@@ -82,3 +82,15 @@ def check_input_file(path: Path, flag: str, *, what: str = "file") -> None:
 def _check_writable(folder: Path, flag: str) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PathError(f"{flag} {folder}: cannot write in this folder (permission denied)")
+
+
+def check_store_flags(args) -> None:
+    """``--tracking``, ``--uri`` and ``--root`` agree with each other (before any store is opened)."""
+    if args.uri is not None and args.tracking != "server":
+        raise ValueError("--uri goes with --tracking server (the local store is found with --root)")
+    if args.tracking == "server" and not (args.uri or os.environ.get("MLFLOW_TRACKING_URI")):
+        raise ValueError("--tracking server needs --uri http://HOST:PORT (or the MLFLOW_TRACKING_URI environment variable)")
+    if args.root is not None and args.tracking != "local":
+        raise ValueError("--root goes with --tracking local (a server is found with --uri)")
+    if args.root is not None and args.root.exists() and not args.root.is_dir():
+        raise ValueError(f"--root {args.root} is a file; give the store's folder (it holds mlflow.db)")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from dpcondense.benchmark import tracking
-from dpcondense.commands._paths import check_file, check_input_file
+from dpcondense.commands._paths import check_file, check_input_file, check_store_flags
 from dpcondense.reporting.archive import LARGE_FILE, export_records, import_records, read_records, write_records
 from dpcondense.reporting.runs import ReportError, open_experiment
 
@@ -50,14 +50,7 @@ def _add_store_arguments(p: argparse.ArgumentParser) -> None:
 def _check_store_flags(args: argparse.Namespace) -> None:
     """The store flags agree with each other (checked before any store is opened)."""
     args.tracking = args.tracking or ("server" if args.uri else "local")
-    if args.uri is not None and args.tracking != "server":
-        raise ValueError("--uri goes with --tracking server (the local store is found with --root)")
-    if args.tracking == "server" and not (args.uri or os.environ.get("MLFLOW_TRACKING_URI")):
-        raise ValueError("--tracking server needs --uri http://HOST:PORT (or the MLFLOW_TRACKING_URI environment variable)")
-    if args.root is not None and args.tracking != "local":
-        raise ValueError("--root goes with --tracking local (a server is found with --uri)")
-    if args.root is not None and args.root.exists() and not args.root.is_dir():
-        raise ValueError(f"--root {args.root} is a file; give the store's folder (it holds mlflow.db)")
+    check_store_flags(args)
 
 
 def run_export(args: argparse.Namespace) -> int:

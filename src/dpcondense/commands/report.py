@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from dpcondense.commands._paths import check_file, check_folder, check_input_file
+from dpcondense.commands._paths import check_file, check_folder, check_input_file, check_store_flags
 from dpcondense.reporting import ReportError, load_runs, read_reference, run_manifest, write_report
 from dpcondense.reporting.archive import read_records, runs_from_records
 
@@ -105,14 +105,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
         check_file(args.runs_manifest, "--runs-manifest", example=f"{args.experiment or 'NAME'}.tsv")
     else:
         check_folder(args.out, "--out")
-    if args.uri is not None and args.tracking != "server":
-        raise ValueError("--uri goes with --tracking server (the local store is found with --root)")
-    if args.tracking == "server" and not (args.uri or os.environ.get("MLFLOW_TRACKING_URI")):
-        raise ValueError("--tracking server needs --uri http://HOST:PORT (or the MLFLOW_TRACKING_URI environment variable)")
-    if args.root is not None and args.tracking != "local":
-        raise ValueError("--root goes with --tracking local (a server is found with --uri)")
-    if args.root is not None and args.root.exists() and not args.root.is_dir():
-        raise ValueError(f"--root {args.root} is a file; give the store's folder (it holds mlflow.db)")
+    check_store_flags(args)
     if args.reference is not None:
         _read_reference_flag(args.reference)
 
