@@ -117,6 +117,23 @@ class ClassificationModel(ModelFamily):
     task: ClassVar[str] = "classification"
 
     def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "ClassificationModel":
+        return type(self).fit_many([self], [(X, y, sample_weight)])[0]
+
+    @classmethod
+    def fit_many(cls, models: list["ClassificationModel"], data: list[tuple]) -> list["ClassificationModel"]:
+        """Fit each model on its own ``(X, y, sample_weight)``; the same result as ``fit`` one by one.
+
+        Families whose fits vectorise across data sets override :meth:`_fit_many` (DP-ZO fits the
+        2K perturbed candidates of a step through this).
+        """
+        todo = [(m, m._prepare(*d)) for m, d in zip(models, data, strict=True)]
+        todo = [(m, d) for m, d in todo if not m.constant_]
+        if todo:
+            with quiet_single_thread():
+                cls._fit_many([m for m, _ in todo], [d for _, d in todo])
+        return models
+
+    def _prepare(self, X, y, sample_weight=None) -> tuple:
         X = np.asarray(X, dtype=float)
         y = np.asarray(y).astype(np.int64).ravel()
         if X.ndim != 2 or len(X) != len(y):
@@ -128,10 +145,13 @@ class ClassificationModel(ModelFamily):
         self.prior_ = float(np.clip((pos + 0.5) / (total + 1.0), P_MIN, 1 - P_MIN))
         # one class (or no rows): the only sensible predictor is the smoothed prior
         self.constant_ = len(np.unique(y)) < 2
-        if not self.constant_:
-            with quiet_single_thread():
-                self._fit(X, y, w)
-        return self
+        return X, y, w
+
+    @classmethod
+    def _fit_many(cls, models: list["ClassificationModel"], data: list[tuple]) -> None:
+        """Fit non-constant models on their prepared data (one by one unless a family vectorises)."""
+        for m, (X, y, w) in zip(models, data, strict=True):
+            m._fit(X, y, w)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, shape (n, 2): columns P(y=0), P(y=1)."""
@@ -169,6 +189,22 @@ class SurvivalModel(ModelFamily):
         event: np.ndarray,
         sample_weight: np.ndarray | None = None,
     ) -> "SurvivalModel":
+        return type(self).fit_many([self], [(X, time, event, sample_weight)])[0]
+
+    @classmethod
+    def fit_many(cls, models: list["SurvivalModel"], data: list[tuple]) -> list["SurvivalModel"]:
+        """Fit each model on its own ``(X, time, event, sample_weight)``; the same as ``fit`` one by one.
+
+        Families whose fits vectorise across data sets override :meth:`_fit_many`.
+        """
+        todo = [(m, m._prepare(*d)) for m, d in zip(models, data, strict=True)]
+        todo = [(m, d) for m, d in todo if not m.constant_]
+        if todo:
+            with quiet_single_thread():
+                cls._fit_many([m for m, _ in todo], [d for _, d in todo])
+        return models
+
+    def _prepare(self, X, time, event, sample_weight=None) -> tuple:
         X = np.asarray(X, dtype=float)
         time = np.asarray(time, dtype=float).ravel()
         event = np.asarray(event).astype(np.int64).ravel()
@@ -179,10 +215,13 @@ class SurvivalModel(ModelFamily):
         self.km_times_, self.km_surv_ = kaplan_meier(time, event, w)
         # no events (or a single row): the Kaplan–Meier curve is the sensible predictor
         self.constant_ = event.sum() == 0 or len(time) < 2
-        if not self.constant_:
-            with quiet_single_thread():
-                self._fit(X, time, event, w)
-        return self
+        return X, time, event, w
+
+    @classmethod
+    def _fit_many(cls, models: list["SurvivalModel"], data: list[tuple]) -> None:
+        """Fit non-constant models on their prepared data (one by one unless a family vectorises)."""
+        for m, (X, time, event, w) in zip(models, data, strict=True):
+            m._fit(X, time, event, w)
 
     def predict_survival(self, X: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Survival probabilities Ŝ(t | x) on ``grid``, shape (n, len(grid)), non-increasing in t."""

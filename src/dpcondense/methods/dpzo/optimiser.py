@@ -314,22 +314,38 @@ class CandidateFitter:
             self.targets.task,
         )
 
-    def _fit_one(self, params: np.ndarray, seed: int, rows: np.ndarray | None = None) -> Any:
-        mdl = make_model(self.model, random_state=seed, **(self.model_params or {}))
+    def fit_many(self, candidates: list[np.ndarray], seeds: list[int]) -> list:
+        """Models for several candidate sets, fitted together where the family vectorises."""
+        if self.n_bags != 1:
+            return [self.fit(p, s) for p, s in zip(candidates, seeds, strict=True)]
+        models = [make_model(self.model, random_state=int(s), **(self.model_params or {})) for s in seeds]
+        data = [self._training_rows(p) for p in candidates]
+        type(models[0]).fit_many(models, data)
+        if self.targets.task == "survival":
+            for mdl, (X, times, event, _) in zip(models, data):
+                mdl.synthetic_ = (X, times, event)  # the candidate set itself, for the ranking loss
+        return models
+
+    def _training_rows(self, params: np.ndarray, rows: np.ndarray | None = None) -> tuple:
+        """The rows a candidate's model is fitted on: ``(X, y, w)`` or ``(X, time, event, None)``."""
         if rows is not None:
             params = params[rows]
         if self.label_scale is not None:
-            X2, y2, w2 = _soft_rows(params, self.label_scale)
-            return mdl.fit(X2, y2, sample_weight=w2)
+            return _soft_rows(params, self.label_scale)
         if self.teacher is not None:
-            X2, y2, w2 = _teacher_rows(params, self.teacher)
-            return mdl.fit(X2, y2, sample_weight=w2)
+            return _teacher_rows(params, self.teacher)
         t = self.targets
         if t.task == "classification":
-            return mdl.fit(params, t.y if rows is None else t.y[rows])
-        X, times, event = params[:, :-1], t.times(params[:, -1]), t.event if rows is None else t.event[rows]
-        mdl.fit(X, times, event)
-        mdl.synthetic_ = (X, times, event)  # the candidate set itself, for the ranking loss
+            return params, t.y if rows is None else t.y[rows], None
+        event = t.event if rows is None else t.event[rows]
+        return params[:, :-1], t.times(params[:, -1]), event, None
+
+    def _fit_one(self, params: np.ndarray, seed: int, rows: np.ndarray | None = None) -> Any:
+        mdl = make_model(self.model, random_state=seed, **(self.model_params or {}))
+        data = self._training_rows(params, rows)
+        mdl.fit(*data)
+        if self.targets.task == "survival":
+            mdl.synthetic_ = data[:3]  # the candidate set itself, for the ranking loss
         return mdl
 
 
@@ -367,9 +383,10 @@ def perturbed_fits(
 ) -> tuple[list, list]:
     """Models fitted at ``θ + μu_k`` and ``θ − μu_k`` (projected onto the box), seed ``k`` for both."""
     K = len(directions)
-    plus = [fitter.fit(np.clip(theta + mu * directions[k], lower, upper), int(seeds[k])) for k in range(K)]
-    minus = [fitter.fit(np.clip(theta - mu * directions[k], lower, upper), int(seeds[k])) for k in range(K)]
-    return plus, minus
+    candidates = [np.clip(theta + mu * directions[k], lower, upper) for k in range(K)]
+    candidates += [np.clip(theta - mu * directions[k], lower, upper) for k in range(K)]
+    fitted = fitter.fit_many(candidates, [int(seeds[k]) for k in range(K)] * 2)
+    return fitted[:K], fitted[K:]
 
 
 # ------------------------------------------------------------------------------- one step
