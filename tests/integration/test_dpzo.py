@@ -160,7 +160,8 @@ class RecordingDataset(Dataset):
 PRIVATIZED = {"privatized_zo_sum", "privatized_class_means", "privatized_teacher"}
 
 
-@pytest.mark.parametrize("options", [{}, {"init": "dp_mean", "bagging": 2}, {"labels": "soft", "bagging": 2}, {"labels": "teacher"}])
+@pytest.mark.parametrize("options", [{}, {"init": "dp_mean", "bagging": 2}, {"labels": "soft", "bagging": 2}, {"labels": "teacher"},
+                                     {"labels": "centroid"}, {"labels": "soft", "label_start": "centroid"}])
 def test_real_rows_read_only_inside_privatized_functions(datasets, options):
     src = small(datasets["pima_diabetes"], 200)
     rec = RecordingDataset(schema=src.schema, features=src.features, y=src.y, n_public=src.n_public)
@@ -585,7 +586,7 @@ def test_teacher_labels_are_the_teachers_probabilities_at_the_released_points(da
         ({"init": "real_rows"}, "real_rows"),
         ({"init": "random"}, "class_balance"),
         ({"label_init": 5.0}, r"label_init must be in \[0, 4\]"),
-        ({"labels": "fuzzy"}, r"labels must be one of \[.auto., .hard., .soft., .teacher.\]"),
+        ({"labels": "fuzzy"}, r"labels must be one of \[.auto., .hard., .soft., .teacher., .centroid.\]"),
         ({"optimizer": "lbfgs"}, r"optimizer must be one of \['adam', 'sgd'\]"),
         ({"model": "cox_ph"}, "survival family"),
         ({"model": "no_such_model"}, "available models"),

@@ -19,6 +19,7 @@ from dpcondense.data.encoder import Encoder
 from dpcondense.data.schema import Schema
 from dpcondense.methods.base import CondensationMethod, SyntheticSet, register_method
 from dpcondense.methods.dpzo.labels import (
+    CentroidLabeller,
     PublicTargets,
     _soft_rows,
     _teacher_rows,
@@ -105,7 +106,7 @@ class DPZOCondenser(CondensationMethod):
         before the means are released (``1`` = no extra clipping; smaller = less noise, more bias).
     bagging : int
         Number of bootstrap fits averaged per perturbation (1 = the plain model).
-    labels : {"auto", "hard", "soft", "teacher"}
+    labels : {"auto", "hard", "soft", "teacher", "centroid"}
         Classification only (survival ignores it). ``auto`` (default): ``soft`` for tree families
         (``piecewise_constant`` models: decision tree, random forest, XGBoost), ``hard`` for
         smooth learners (logistic regression, MLP), where soft labels measured no gain
@@ -117,9 +118,16 @@ class DPZOCondenser(CondensationMethod):
         the points (the logits are extra coordinates, in ``[-4, 4]``; no extra budget).
         ``teacher`` spends ``teacher_budget_share`` of (ε, δ) on a DP logistic regression
         (output perturbation, as ``dp_direct``) and sets ``p_j`` to its prediction at the
-        current point ``x_j`` (post-processing); ZO then moves only the points.
+        current point ``x_j`` (post-processing); ZO then moves only the points. ``centroid`` is a
+        teacher for free: the nearest-centroid rule of the ``dp_mean`` start's class means
+        (:class:`~dpcondense.methods.dpzo.labels.CentroidLabeller`, logit ``label_init`` at a
+        class mean; needs ``init="dp_mean"``).
     label_init : float
-        ``soft``: initial logit magnitude, ``z_j = ±label_init`` by the point's class.
+        ``soft``: initial logit magnitude, ``z_j = ±label_init`` by the point's class;
+        ``centroid`` (and ``label_start="centroid"``): the logit at a class mean.
+    label_start : {"class", "centroid"}
+        ``soft``: start each logit at ``±label_init`` by the point's class, or graded by the
+        nearest-centroid rule of the start's DP class means (needs ``init="dp_mean"``; free).
     label_scale : float
         ``soft``: the logits are optimised as ``z / label_scale``, so a perturbation of radius
         ``mu`` moves a logit by ``label_scale * mu`` (and a step by ``label_scale * lr``).
@@ -197,8 +205,9 @@ class DPZOCondenser(CondensationMethod):
         init_spread: float | None = None,
         init_clip: float = 1.0,
         bagging: int = 1,
-        labels: Literal["auto", "hard", "soft", "teacher"] = "auto",
+        labels: Literal["auto", "hard", "soft", "teacher", "centroid"] = "auto",
         label_init: float = 2.0,
+        label_start: Literal["class", "centroid"] = "class",
         label_scale: float = 2.0,
         teacher_budget_share: float = 0.3,
         teacher_regularization: float = 100.0,
@@ -236,6 +245,7 @@ class DPZOCondenser(CondensationMethod):
         self.bagging = bagging
         self.labels = labels
         self.label_init = label_init
+        self.label_start = label_start
         self.label_scale = label_scale
         self.teacher_budget_share = teacher_budget_share
         self.teacher_regularization = teacher_regularization
@@ -308,13 +318,15 @@ class DPZOCondenser(CondensationMethod):
 
         targets = public_targets(task, schema, self.size, m, self.event_policy, self.event_fraction)
         private = PrivateRows(dataset)
-        theta, lower, upper, noisy_counts = self._start(
+        theta, lower, upper, noisy_counts, means = self._start(
             dataset, encoder, private, targets, plan, ledger, rng_public, rng_noise
         )
         label_scale = float(self.label_scale) if soft else None
+        centroid = None if means is None or task != "classification" else CentroidLabeller(means, self.label_init)
         if soft:
-            theta, lower, upper = add_label_logits(theta, lower, upper, targets.y, self.label_init, label_scale)
-        teacher_model = None
+            start = centroid.logits(theta) if self.label_start == "centroid" else None
+            theta, lower, upper = add_label_logits(theta, lower, upper, targets.y, self.label_init, label_scale, start)
+        teacher_model = centroid if self.labels_ == "centroid" else None
         if teacher:
             teacher_model = fit_teacher(
                 private, schema, float(self.teacher_regularization), budget=plan.teacher if plan.private else None,
@@ -346,6 +358,7 @@ class DPZOCondenser(CondensationMethod):
         if self.init == "real_rows":
             ledger.mark_not_dp("warm start from real rows (epsilon=inf only)")
         self.ledger_ = ledger
+        self.start_means_ = means  # the dp_mean start's released stratum means (None otherwise)
         self.noise_multiplier_ = plan.sigma
         self.sampling_rate_ = q
         self.n_model_fits_ = run.n_model_fits
@@ -404,8 +417,8 @@ class DPZOCondenser(CondensationMethod):
         ledger: PrivacyLedger,
         rng_public: np.random.Generator,
         rng_noise: np.random.Generator,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        """Initial parameters, their public box, and the noisy stratum counts (``dp_mean`` only).
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Initial parameters, their public box, the noisy stratum counts and means (``dp_mean`` only).
 
         Parameters are model-space rows (plus, for survival, a log-time column in [-1, 1]).
         """
@@ -413,7 +426,7 @@ class DPZOCondenser(CondensationMethod):
         if dataset.task == "survival":
             lower, upper = np.append(lower, -1.0), np.append(upper, 1.0)
         m, width = len(targets.strata), lower.size
-        noisy_counts = None
+        noisy_counts = means = None
         if self.init == "real_rows":  # validated: epsilon = inf only
             theta = real_row_start(dataset, self.size, m, rng_public, targets.log_lo, targets.log_hi)
         elif self.init == "dp_mean" and dataset.task == "survival" and int(self.time_bins) > 0:
@@ -428,7 +441,7 @@ class DPZOCondenser(CondensationMethod):
             theta[:, :d_feat] = means[targets.strata] + rng_public.normal(0.0, self._spread(dataset.task), size=(m, d_feat))
         else:
             theta = rng_public.uniform(lower, upper, size=(m, width))
-        return np.clip(theta, lower, upper), lower, upper, noisy_counts
+        return np.clip(theta, lower, upper), lower, upper, noisy_counts, means
 
     def _spread(self, task: str) -> float:
         """``init_spread``, or its task default (``None``): 0.3 classification, 0.05 survival."""

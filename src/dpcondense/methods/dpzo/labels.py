@@ -3,7 +3,8 @@
 - The targets the synthetic rows carry: balanced classes, or survival event indicators and the
   public log-time scale of the learned time column (:class:`PublicTargets`).
 - Label modes: ``hard`` (each point keeps its public class), ``soft`` (a learned label logit per
-  point) and ``teacher`` (a DP logistic regression labels the points); ``auto`` resolves to
+  point), ``teacher`` (a DP logistic regression labels the points) and ``centroid`` (the
+  nearest-centroid rule of the start's DP class means labels them, no extra budget); ``auto`` resolves to
   ``soft`` for piecewise-constant families and ``hard`` otherwise (:func:`resolve_labels`).
 - Soft and teacher labels become hard rows with weights: each point once per class, weighted
   ``(1 - p, p)`` (:func:`_soft_rows`, :func:`_teacher_rows`).
@@ -25,7 +26,9 @@ from dpcondense.privacy import PrivacyLedger, gaussian_event
 
 #: soft labels: bound of the learned label logits (label probabilities stay in [0.018, 0.982])
 LOGIT_BOUND = 4.0
-LABEL_MODES: tuple[str, ...] = ("auto", "hard", "soft", "teacher")
+LABEL_MODES: tuple[str, ...] = ("auto", "hard", "soft", "teacher", "centroid")
+#: soft labels' starting logits: by the point's class, or graded by the DP class means
+LABEL_STARTS: tuple[str, ...] = ("class", "centroid")
 
 
 @dataclass
@@ -79,14 +82,50 @@ def resolve_labels(labels: str, model: str, task: str) -> str | None:
     return labels if task == "classification" else None
 
 
+class CentroidLabeller:
+    """Nearest-centroid label probabilities from the two class means (post-processing only).
+
+    ``p(x) = sigmoid(strength * s(x))`` with ``s(x) = (x - c)·w / (|w|² / 2)``, ``w = μ₁ - μ₀``,
+    ``c = (μ₀ + μ₁) / 2``: ``s`` is ±1 at the class means and 0 halfway, so ``strength`` is the
+    logit at a class mean. With the DP means of the ``dp_mean`` start it spends no budget.
+    """
+
+    def __init__(self, means: np.ndarray, strength: float) -> None:
+        means = np.asarray(means, dtype=float)
+        if means.shape[0] != 2:
+            raise ValueError(f"centroid labels need the two class means, got {means.shape[0]} rows")
+        self.w = means[1] - means[0]
+        self.c = 0.5 * (means[0] + means[1])
+        self.half_sq = max(0.5 * float(self.w @ self.w), 1e-12)
+        self.strength = float(strength)
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        """``strength * s(x)``, bounded by ``±LOGIT_BOUND``."""
+        score = (np.asarray(X, dtype=float) - self.c) @ self.w / self.half_sq
+        return np.clip(self.strength * score, -LOGIT_BOUND, LOGIT_BOUND)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p1 = 1.0 / (1.0 + np.exp(-self.logits(X)))
+        return np.column_stack([1.0 - p1, p1])
+
+
 def add_label_logits(
-    theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, y: np.ndarray, label_init: float, scale: float
+    theta: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    y: np.ndarray,
+    label_init: float,
+    scale: float,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Soft labels: one label-logit coordinate per point, started at ±label_init by its class.
 
-    The logit is stored divided by ``scale`` and boxed in ``±LOGIT_BOUND / scale``.
+    ``start`` (logits, one per point) replaces the class start, e.g.
+    :meth:`CentroidLabeller.logits`. The logit is stored divided by ``scale`` and boxed in
+    ``±LOGIT_BOUND / scale``.
     """
-    theta = np.column_stack([theta, (2.0 * y - 1.0) * float(label_init) / scale])
+    z = (2.0 * y - 1.0) * float(label_init) if start is None else np.clip(start, -LOGIT_BOUND, LOGIT_BOUND)
+    theta = np.column_stack([theta, z / scale])
     return theta, np.append(lower, -LOGIT_BOUND / scale), np.append(upper, LOGIT_BOUND / scale)
 
 

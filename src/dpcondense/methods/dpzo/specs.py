@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from dpcondense.methods.dpzo.labels import LABEL_MODES, LOGIT_BOUND
+from dpcondense.methods.dpzo.labels import LABEL_MODES, LABEL_STARTS, LOGIT_BOUND
 from dpcondense.methods.dpzo.optimiser import ACCOUNTING_MODES, LR_SCHEDULES
 from dpcondense.methods.dpzo.survival import SURVIVAL_LOSSES
 from dpcondense.params import ParamSpec
@@ -32,6 +32,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "bagging": ParamSpec(int, low=1, doc="bootstrap fits averaged per perturbation"),
     "labels": ParamSpec(str, choices=LABEL_MODES, doc="classification labels of the synthetic points"),
     "label_init": ParamSpec(float, low=0.0, high=LOGIT_BOUND, doc="soft labels: initial logit magnitude"),
+    "label_start": ParamSpec(str, choices=LABEL_STARTS, doc="soft labels: start logits by class or by the DP class means"),
     "label_scale": ParamSpec(float, low=0.0, low_open=True, doc="soft labels: unit of the optimised logits"),
     "teacher_budget_share": ParamSpec(float, **_SHARE, doc="share of the budget of the label teacher"),
     "teacher_regularization": ParamSpec(float, low=0.0, low_open=True, doc="L2 strength of the label teacher"),
@@ -74,6 +75,13 @@ def validate_options(est: Any, task: str, eps: float) -> None:
     _check_choice("labels", est.labels, LABEL_MODES)
     if est.labels == "teacher" and task == "classification":
         _validate_teacher(est)
+    _check_choice("label_start", est.label_start, LABEL_STARTS)
+    uses_means = est.labels == "centroid" or (est.labels in ("soft", "auto") and est.label_start == "centroid")
+    if uses_means and task == "classification" and est.init != "dp_mean":
+        raise ValueError(
+            "labels='centroid' and label_start='centroid' use the class means of init='dp_mean'; set "
+            f"init='dp_mean' (got init={est.init!r}, labels={est.labels!r}, label_start={est.label_start!r})"
+        )
     if not 0.0 <= float(est.label_init) <= LOGIT_BOUND:
         raise ValueError(f"label_init must be in [0, {LOGIT_BOUND:g}] (a logit magnitude), got {est.label_init}")
     if not float(est.label_scale) > 0:
