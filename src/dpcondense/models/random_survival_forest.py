@@ -1,4 +1,9 @@
-"""Random survival forest (scikit-survival ``RandomSurvivalForest``), single-threaded."""
+"""Random survival forest (scikit-survival ``RandomSurvivalForest``), single-threaded.
+
+The trees are grown by :mod:`dpcondense.models._tree_ensemble` straight from scikit-learn's tree
+builder with scikit-survival's log-rank criterion, bit-identical to ``RandomSurvivalForest`` and
+without its per-tree overhead; settings it does not cover fit the estimator.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,23 @@ from typing import Any
 
 import numpy as np
 from sksurv.ensemble import RandomSurvivalForest as _SksurvRSF
+from sksurv.tree._criterion import LogrankCriterion, get_unique_times
 
+from dpcondense.models._tree_ensemble import (
+    TreeForest,
+    float32_rows,
+    forest_mean,
+    grow_forest,
+    growth_rules,
+    valid_bootstrap_weights,
+)
 from dpcondense.models.base import SurvivalModel, register_model, seed_from, step_function
 from dpcondense.params import ParamSpec
+
+#: scikit-survival's defaults of the hyperparameters the fast path reads
+ESTIMATOR_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 100, "max_depth": None, "min_samples_split": 6, "min_samples_leaf": 3, "max_features": "sqrt",
+}
 
 
 def survival_outcome(time: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -75,17 +94,45 @@ class RandomSurvivalForest(SurvivalModel):
             **params,
         )
 
-    def _fit(self, X, time, event, sample_weight) -> None:
+    @classmethod
+    def _fit_many(cls, models: list[RandomSurvivalForest], data: list[tuple]) -> None:
+        """Fit one by one, sharing one scratch ``RandomState`` (always re-seeded before use)."""
+        scratch = np.random.RandomState(0)
+        for m, (X, time, event, w) in zip(models, data, strict=True):
+            m._fit(X, time, event, w, scratch)
+
+    def _fit(self, X, time, event, sample_weight, scratch: np.random.RandomState | None = None) -> None:
         if len(np.unique(time)) < 2:
             # scikit-survival's forest breaks on a single distinct time; no tree could split anyway
             self.estimator_ = None
             return
-        self.estimator_ = _SksurvRSF(n_jobs=1, random_state=seed_from(self.random_state), **self.params)
-        self.estimator_.fit(X, survival_outcome(time, event), sample_weight=sample_weight)
+        seed = seed_from(self.random_state)
+        rules = growth_rules(self.params, X.shape[1], ESTIMATOR_DEFAULTS)
+        valid_times = bool(np.isfinite(time).all() and (time >= 0).all())  # else scikit-survival raises
+        covered = rules is not None and valid_times and valid_bootstrap_weights(sample_weight)
+        X32 = float32_rows(X) if covered else None
+        if X32 is None:  # the estimator (which also raises its own errors)
+            self.estimator_ = _SksurvRSF(n_jobs=1, random_state=seed, **self.params)
+            self.estimator_.fit(X, survival_outcome(time, event), sample_weight=sample_weight)
+            return
+        died = np.asarray(event).astype(bool)
+        unique_times, is_event_time = get_unique_times(time, died)
+        outcome = np.column_stack([time, died.astype(np.float64)])
+        n, n_times = len(time), len(unique_times)
+        trees = grow_forest(
+            X32, outcome, sample_weight, seed=seed, rules=rules,
+            make_criterion=lambda: LogrankCriterion(n_times, n, unique_times, is_event_time),
+            n_classes=np.full(n_times, 2, dtype=np.intp), scratch=scratch,
+        )
+        self.estimator_ = TreeForest(trees, unique_times)
 
     def _predict_survival(self, X, grid):
-        if self.estimator_ is None:
+        forest = self.estimator_
+        if forest is None:
             return np.tile(step_function(self.km_times_, self.km_surv_, grid), (len(X), 1))
-        surv = self.estimator_.predict_survival_function(X, return_array=True)
-        idx = np.searchsorted(self.estimator_.unique_times_, grid, side="right")
+        if isinstance(forest, TreeForest):
+            surv, times = forest_mean(forest.trees, X, 1), forest.labels
+        else:
+            surv, times = forest.predict_survival_function(X, return_array=True), forest.unique_times_
+        idx = np.searchsorted(times, grid, side="right")
         return np.concatenate([np.ones((len(X), 1)), surv], axis=1)[:, idx]
