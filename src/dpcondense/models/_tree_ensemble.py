@@ -1,24 +1,27 @@
-"""Bagged trees grown directly with scikit-learn's tree builder: the forests' fast path.
+"""Trees grown directly with scikit-learn's tree builder: the tree families' fast path.
 
-On the 20–100 rows a DP-ZO candidate set has, scikit-learn's ``RandomForestClassifier`` and
-scikit-survival's ``RandomSurvivalForest`` spend nearly all of a fit in per-tree Python: each
-tree is a cloned estimator whose parameters and inputs are validated again and which builds two
-new ``RandomState`` objects (0.1–0.3 ms each) — about 1–3 ms a tree where growing it takes about
-0.1 ms. Predicting goes through the same per-tree machinery (joblib, input checks).
+On the 20–100 rows a DP-ZO candidate set has, scikit-learn's ``DecisionTreeClassifier`` and
+``RandomForestClassifier`` and scikit-survival's ``RandomSurvivalForest`` spend nearly all of a
+fit in per-tree Python: each tree is an estimator whose parameters and inputs are validated again
+and which builds new ``RandomState`` objects (about 0.3 ms each) — about 1–3 ms a tree where
+growing it takes about 0.1 ms. Predicting goes through the same machinery (input checks, joblib).
 
-:func:`grow_forest` grows the same trees: the same Cython builder, splitter and criterion, fed
-the same float32 rows, outcome array and bootstrap counts, with every random number drawn from
+:func:`grow_forest` grows the same bagged trees: the same Cython builder, splitter and criterion,
+fed the same float32 rows, outcome array and bootstrap counts, with every random number drawn from
 the same legacy ``RandomState`` streams in the same order (per-tree seeds drawn one by one from
 the forest's seed; each tree's seed drives its bootstrap and, afresh, its splitter). Only the
 container differs: one scratch ``RandomState`` is re-seeded instead of building a new one per
 draw. :func:`forest_mean` averages the trees' leaf values as the estimators do (a running sum in
-tree order, then one division). Fitted trees and predictions are therefore bit-identical to the
-estimators' for the pinned library versions (``tests/unit/test_forest_fast.py`` compares them).
+tree order, then one division). :func:`grow_tree` grows the single tree of
+``DecisionTreeClassifier`` (all rows, the sample weights as given, the splitter seeded with the
+estimator's seed) and :func:`leaf_values` reads its leaves as its ``predict_proba`` does. Fitted
+trees and predictions are therefore bit-identical to the estimators' for the pinned library
+versions (``tests/unit/test_forest_fast.py`` and ``tests/unit/test_tree_fast.py`` compare them).
 
-Covered: finite dense rows, bootstrap of ``n`` rows (``max_samples=None``), depth-first growth,
-no class weights, ``min_weight_fraction_leaf = 0``, ``min_impurity_decrease = 0``, no monotonic
-constraints. :func:`growth_rules` returns ``None`` for anything else, and the families then fit
-the estimator itself.
+Covered: finite dense rows, bootstrap of ``n`` rows (``max_samples=None``), depth-first growth
+with the best splitter, no class weights, ``min_weight_fraction_leaf = 0``,
+``min_impurity_decrease = 0``, no pruning, no monotonic constraints. :func:`growth_rules` returns
+``None`` for anything else, and the families then fit the estimator itself.
 """
 
 from __future__ import annotations
@@ -83,12 +86,13 @@ def growth_rules(params: dict[str, Any], n_features: int, defaults: dict[str, An
 
     ``defaults`` holds the estimator's default of every hyperparameter the fast path reads; a
     hyperparameter outside it (or a value the builder is not given as is, e.g. a fractional
-    ``min_samples_leaf``) sends the fit to the estimator.
+    ``min_samples_leaf``) sends the fit to the estimator. A single tree's ``defaults`` have no
+    ``n_estimators`` (its rules then say one tree).
     """
     if set(params) - set(defaults):
         return None
     given = {**defaults, **params}
-    n_trees = _count(given["n_estimators"], 1)
+    n_trees = _count(given.get("n_estimators", 1), 1)
     leaf = _count(given["min_samples_leaf"], 1)
     split = _count(given.get("min_samples_split", 2), 2)
     depth = UNLIMITED_DEPTH if given["max_depth"] is None else _count(given["max_depth"], 1)
@@ -127,6 +131,19 @@ def valid_bootstrap_weights(sample_weight: np.ndarray | None) -> bool:
     w = np.asarray(sample_weight, dtype=float)
     total = float(np.sum(w))
     return bool(np.isfinite(w).all() and (w >= 0).all() and np.isfinite(total) and total > 0)
+
+
+def valid_tree_weights(sample_weight: np.ndarray | None, n: int) -> bool:
+    """Whether a single tree's estimator would pass the weights to the builder unchanged.
+
+    ``DecisionTreeClassifier`` rejects weights of another shape, non-finite ones or all zeros
+    (its own errors come from fitting it); a sum that overflows would make its minimum leaf
+    weight ``0 · inf``. A finite sum rules out both. Negative weights are passed on as they are.
+    """
+    if sample_weight is None:
+        return True
+    w = np.asarray(sample_weight)
+    return bool(w.shape == (n,) and np.isfinite(np.sum(w)) and (w != 0).any())
 
 
 def bootstrap_counts(state: np.random.RandomState, n: int, cdf: np.ndarray | None) -> np.ndarray:
@@ -171,7 +188,7 @@ def grow_forest(
         A ``RandomState`` to re-seed (its state is irrelevant: it is seeded before every draw);
         sharing one saves building one per forest when fitting many.
     """
-    n, d = X32.shape
+    n = len(X32)
     state = np.random.RandomState(0) if scratch is None else scratch
     state.seed(seed)
     # the estimators draw these one scalar at a time: the legacy stream gives the same numbers
@@ -182,19 +199,70 @@ def grow_forest(
         state.seed(tree_seed)
         counts = bootstrap_counts(state, n, cdf)
         state.seed(tree_seed)  # the tree re-creates its RandomState from the same seed
-        splitter = BestSplitter(make_criterion(), rules.max_features, rules.min_samples_leaf, 0.0, state, None)
-        tree = Tree(d, n_classes, len(n_classes))
-        builder = DepthFirstTreeBuilder(
-            splitter, rules.min_samples_split, rules.min_samples_leaf, 0.0, rules.max_depth, 0.0
-        )
-        builder.build(tree, X32, outcome, counts, None)
-        trees.append(tree)
+        trees.append(_build(X32, outcome, counts, state, rules, make_criterion(), n_classes))
     return trees
+
+
+def grow_tree(
+    X32: np.ndarray,
+    outcome: np.ndarray,
+    sample_weight: np.ndarray | None,
+    *,
+    seed: int,
+    rules: GrowthRules,
+    criterion: Any,
+    n_classes: np.ndarray,
+    scratch: np.random.RandomState | None = None,
+) -> Tree:
+    """Grow the tree ``DecisionTreeClassifier(random_state=seed)`` grows on all rows.
+
+    Parameters as in :func:`grow_forest`, except that ``criterion`` is one fresh criterion and
+    ``sample_weight`` (:func:`valid_tree_weights`) weights the rows themselves.
+    """
+    state = np.random.RandomState(0) if scratch is None else scratch
+    state.seed(seed)
+    weights = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    return _build(X32, outcome, weights, state, rules, criterion, n_classes)
+
+
+def _build(
+    X32: np.ndarray,
+    outcome: np.ndarray,
+    weights: np.ndarray | None,
+    state: np.random.RandomState,
+    rules: GrowthRules,
+    criterion: Any,
+    n_classes: np.ndarray,
+) -> Tree:
+    """One depth-first tree from the best splitter, which draws its seed from ``state`` as built."""
+    d = X32.shape[1]
+    splitter = BestSplitter(criterion, rules.max_features, rules.min_samples_leaf, 0.0, state, None)
+    tree = Tree(d, n_classes, len(n_classes))
+    builder = DepthFirstTreeBuilder(splitter, rules.min_samples_split, rules.min_samples_leaf, 0.0, rules.max_depth, 0.0)
+    builder.build(tree, X32, outcome, weights, None)
+    return tree
+
+
+def leaf_values(tree: Tree, X: np.ndarray, column: int | slice) -> np.ndarray:
+    """One tree's leaf value for each row of ``X`` (last axis indexed by ``column``)."""
+    return tree.predict(rows_to_predict(tree, X))[..., column]
+
+
+def rows_to_predict(tree: Tree, X: np.ndarray) -> np.ndarray:
+    """``X`` as the trees read it (C-ordered float32), checked to have the trees' width.
+
+    The builder's ``Tree`` does not check it (narrower rows would be read past their end); the
+    estimators refuse them with this error.
+    """
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    if X32.ndim != 2 or X32.shape[1] != tree.n_features:
+        raise ValueError(f"X has {X32.shape[-1]} features, but the trees expect {tree.n_features} features as input.")
+    return X32
 
 
 def forest_mean(trees: list[Tree], X: np.ndarray, column: int | slice) -> np.ndarray:
     """Mean over trees of each tree's leaf value (last axis indexed by ``column``), in tree order."""
-    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    X32 = rows_to_predict(trees[0], X)
     total = None
     for tree in trees:
         value = tree.predict(X32)[..., column]
@@ -206,7 +274,7 @@ def forest_mean(trees: list[Tree], X: np.ndarray, column: int | slice) -> np.nda
 
 @dataclass
 class TreeForest:
-    """A fitted forest of builder trees and what its predictions are indexed by.
+    """A fitted forest of builder trees (one for a decision tree) and what its predictions are indexed by.
 
     ``labels`` are the classes (classification) or the distinct training times (survival) the
     trees' outputs refer to.

@@ -1,15 +1,18 @@
 """Gradient-boosted trees (XGBoost ``binary:logistic``), single-threaded.
 
-The native ``xgboost.train`` API is used instead of ``XGBClassifier``: it has the same model and
-far less per-fit overhead, which matters when DP-ZO refits thousands of times.
+The native API is used instead of ``XGBClassifier``: it has the same model and far less per-fit
+overhead, which matters when DP-ZO refits thousands of times. :func:`train_booster` goes one step
+further than ``xgboost.train`` and drops the Python work that does not shape the model (see there).
 """
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from xgboost.core import _LIB, _check_call
 
 from dpcondense.models.base import ClassificationModel, register_model, seed_from
 from dpcondense.params import ParamSpec
@@ -22,6 +25,27 @@ def booster_params(params: dict[str, Any], objective: str, seed: int) -> tuple[d
     p["eta"] = p.pop("learning_rate")
     p.update(objective=objective, nthread=1, seed=seed, verbosity=0, tree_method="hist")
     return p, rounds
+
+
+def train_booster(params: dict[str, Any], dtrain: xgb.DMatrix, rounds: int) -> xgb.Booster:
+    """The booster ``xgboost.train(params, dtrain, num_boost_round=rounds)`` returns, made faster.
+
+    ``xgboost.train`` builds the booster on ``dtrain`` (which records its feature names and types)
+    and runs the boosting rounds (``XGBoosterUpdateOneIter``) plus, per round, an evaluation on
+    an empty list of data sets (its callback container) and a re-check of the DMatrix's feature
+    names and types, and at the end ``Booster.reset``, which saves the model and loads it back to
+    drop the training caches. None of that changes a tree or the intercept (the float32 values
+    survive the round trip exactly), yet on DP-ZO's 20–100 rows it is 20–60 % of a fit. Here the
+    rounds go straight to the library. Unreset, a live booster keeps its training caches (about
+    0.2 MiB) until it is freed. ``tests/unit/test_xgboost_fast.py`` compares the boosters with
+    ``xgboost.train``'s.
+    """
+    if rounds < 1:  # no trees: whatever ``train`` does with that
+        return xgb.train(params, dtrain, num_boost_round=rounds)
+    booster = xgb.Booster(params, [dtrain])
+    for iteration in range(rounds):
+        _check_call(_LIB.XGBoosterUpdateOneIter(booster.handle, ctypes.c_int(iteration), dtrain.handle))
+    return booster
 
 
 @register_model("xgboost")
@@ -85,7 +109,7 @@ class XGBoost(ClassificationModel):
     def _fit(self, X, y, sample_weight) -> None:
         params, rounds = booster_params(self.params, "binary:logistic", seed_from(self.random_state))
         dtrain = xgb.DMatrix(X, label=y, weight=sample_weight, nthread=1)
-        self.booster_ = xgb.train(params, dtrain, num_boost_round=rounds)
+        self.booster_ = train_booster(params, dtrain, rounds)
 
     def _predict_proba(self, X):
         return self.booster_.inplace_predict(X)

@@ -9,7 +9,7 @@ import xgboost as xgb
 
 from dpcondense.models._breslow import breslow_baseline
 from dpcondense.models.base import SurvivalModel, register_model, seed_from
-from dpcondense.models.xgboost_classifier import booster_params
+from dpcondense.models.xgboost_classifier import booster_params, train_booster
 from dpcondense.params import ParamSpec
 
 
@@ -78,7 +78,7 @@ class XGBoostCox(SurvivalModel):
         t = np.maximum(time, 1e-12)
         label = np.where(event == 1, t, -t)
         dtrain = xgb.DMatrix(X, label=label, weight=sample_weight, nthread=1)
-        self.booster_ = xgb.train(params, dtrain, num_boost_round=rounds)
+        self.booster_ = train_booster(params, dtrain, rounds)
         self.baseline_ = breslow_baseline(time, event, self.predict_log_risk(X), sample_weight)
 
     def predict_log_risk(self, X: np.ndarray) -> np.ndarray:
