@@ -40,9 +40,12 @@ def cli_run(tmp_path_factory):
 
 
 def independent_logistic(seed: int) -> dict[str, float]:
-    """scikit-learn directly on the encoded split, with the family's default hyperparameters."""
+    """scikit-learn directly on the encoded split, with the family's default C, solved to convergence
+
+    (the family computes the exact minimiser by Newton; lbfgs at its default tol=1e-4 stops ~1e-4 short).
+    """
     train, test = train_test_split(load_dataset("breast_cancer_wisconsin"), seed=seed)
-    clf = LogisticRegression(C=1.0, max_iter=200, l1_ratio=0.0, solver="lbfgs").fit(train.encoded(), train.y)
+    clf = LogisticRegression(C=1.0, max_iter=100_000, tol=1e-12, l1_ratio=0.0, solver="lbfgs").fit(train.encoded(), train.y)
     p = clf.predict_proba(test.encoded())[:, list(clf.classes_).index(1)]
     return {
         "auroc": roc_auc_score(test.y, p),
@@ -69,10 +72,10 @@ def test_logistic_regression_equals_an_independent_sklearn_fit(cli_run):
     per_seed = [independent_logistic(s) for s in range(SEEDS)]  # seed = split seed
     for k in ("auroc", "auprc", "balanced_accuracy", "brier"):
         values = [m[k] for m in per_seed]
-        assert rec["mean"][k] == pytest.approx(np.mean(values), abs=1e-9), k
-        assert rec["std"][k] == pytest.approx(np.std(values), abs=1e-9), k
+        assert rec["mean"][k] == pytest.approx(np.mean(values), abs=1e-8), k
+        assert rec["std"][k] == pytest.approx(np.std(values), abs=1e-8), k
         for s in range(SEEDS):
-            assert rec["per_seed"][s][k] == pytest.approx(values[s], abs=1e-9), (k, s)
+            assert rec["per_seed"][s][k] == pytest.approx(values[s], abs=1e-8), (k, s)
 
 
 def test_cox_c_index_equals_harrell_on_its_own_linear_predictor(cli_run):

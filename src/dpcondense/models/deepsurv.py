@@ -1,7 +1,12 @@
-"""DeepSurv: a small MLP trained on the Cox partial likelihood (pycox ``CoxPH`` + torchtuples).
+"""DeepSurv: a small MLP trained on the Cox partial likelihood (pycox ``CoxPH``'s network and loss).
 
-The survival curve uses the Breslow baseline on the network's training log-risks — the same
-estimate as pycox's ``compute_baseline_hazards``, computed without pandas.
+The networks are trained by :mod:`~dpcondense.models._stacked_mlp`, which trains several at once
+(DP-ZO's 2K candidate fits of a step) and gives a network trained alone the same weights. It
+reproduces pycox ``CoxPH`` on a torchtuples ``MLPVanilla`` (same initialisation for the same seed,
+same loss, same Adam; ``tests/unit/test_batched_fits.py`` compares the two), except that tied
+times share one risk set (Breslow) where pycox orders them at random. The survival curve uses the
+Breslow baseline on the network's training log-risks — the same estimate as pycox's
+``compute_baseline_hazards``, computed without pandas.
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from dpcondense.models import _stacked_mlp
 from dpcondense.models._breslow import breslow_baseline
-from dpcondense.models._pycox_compat import import_pycox, torch_isolated
 from dpcondense.models.base import SurvivalModel, register_model, seed_from
 from dpcondense.params import ParamSpec
 
@@ -20,9 +25,9 @@ from dpcondense.params import ParamSpec
 class DeepSurv(SurvivalModel):
     """Cox model whose log-risk is a ReLU MLP, trained with Adam (Breslow-style ties).
 
-    Deterministic for a fixed integer ``random_state``: weights and batch order come from a
-    seeded torch RNG forked from (and not leaking into) the global one, on one thread.
-    ``sample_weight`` is used by the Breslow baseline only (pycox's loss is unweighted).
+    Deterministic for a fixed integer ``random_state``: weights, batch order and dropout come from
+    a ``torch.Generator`` of the model's own (the global RNG is neither read nor seeded), on one
+    thread. ``sample_weight`` is used by the Breslow baseline only (pycox's loss is unweighted).
 
     Parameters
     ----------
@@ -43,6 +48,8 @@ class DeepSurv(SurvivalModel):
     """
 
     label = "DeepSurv"
+    #: 2: trained by the stacked trainer (not pycox's fit loop); predictions in float64
+    version = 2
     param_specs = {
         "hidden_layer_sizes": ParamSpec(
             list, low=1, item=ParamSpec(int, low=1, high=4096), doc="width of each hidden layer (weights grow as width squared)",
@@ -78,41 +85,36 @@ class DeepSurv(SurvivalModel):
         )
 
     def _fit(self, X, time, event, sample_weight) -> None:
-        torch, tt, pycox_models = import_pycox()
-        p = self.params
-        with torch_isolated(seed_from(self.random_state)):
-            net = tt.practical.MLPVanilla(
-                X.shape[1],
-                list(p["hidden_layer_sizes"]),
-                1,
-                batch_norm=False,  # batch norm breaks on the 1–2-row batches of tiny synthetic sets
-                dropout=p["dropout"] or None,
+        type(self)._fit_many([self], [(X, time, event, sample_weight)])
+
+    @classmethod
+    def _fit_many(cls, models: list["DeepSurv"], data: list[tuple]) -> None:
+        """Train the networks of equal-shaped data sets and equal hyperparameters together."""
+        groups: dict[tuple, list[int]] = {}
+        for i, (m, (X, _, _, _)) in enumerate(zip(models, data, strict=True)):
+            groups.setdefault((X.shape, repr(sorted(m.params.items()))), []).append(i)
+        for members in groups.values():
+            p = models[members[0]].params
+            networks = _stacked_mlp.train_cox_networks(
+                np.stack([data[i][0] for i in members]),
+                np.stack([data[i][1] for i in members]),
+                np.stack([data[i][2] for i in members]),
+                [seed_from(models[i].random_state) for i in members],
+                hidden=tuple(p["hidden_layer_sizes"]),
+                dropout=float(p["dropout"]),
+                learning_rate=float(p["learning_rate"]),
+                weight_decay=float(p["weight_decay"]),
+                epochs=int(p["epochs"]),
+                batch_size=int(p["batch_size"]),
             )
-            optimizer = tt.optim.Adam(lr=p["learning_rate"], weight_decay=p["weight_decay"])
-            model = pycox_models.CoxPH(net, optimizer, loss=_safe_cox_loss(pycox_models.loss.CoxPHLoss()))
-            x = X.astype(np.float32)
-            target = (time.astype(np.float32), event.astype(np.float32))
-            model.fit(x, target, batch_size=min(int(p["batch_size"]), len(X)), epochs=int(p["epochs"]), verbose=False)
-        self.net_ = net.eval()
-        self.baseline_ = breslow_baseline(time, event, self.predict_log_risk(X), sample_weight)
+            for i, layers in zip(members, networks):
+                X, time, event, w = data[i]
+                models[i].layers_ = layers
+                models[i].baseline_ = breslow_baseline(time, event, models[i].predict_log_risk(X), w)
 
     def predict_log_risk(self, X: np.ndarray) -> np.ndarray:
         """The network output η(x) (log hazard ratio up to a constant)."""
-        torch, _, _ = import_pycox()
-        with torch_isolated(None), torch.no_grad():
-            out = self.net_(torch.from_numpy(np.asarray(X, dtype=np.float32)))
-        return out.numpy().astype(float).ravel()
+        return _stacked_mlp.predict(self.layers_, X)
 
     def _predict_survival(self, X, grid):
         return self.baseline_.survival(self.predict_log_risk(X), grid)
-
-
-def _safe_cox_loss(loss):
-    """pycox's Cox loss divides by the batch's event count: a batch without events gives 0, not NaN."""
-
-    def safe(log_h, durations, events):
-        if float(events.sum()) == 0.0:
-            return log_h.sum() * 0.0
-        return loss(log_h, durations, events)
-
-    return safe
