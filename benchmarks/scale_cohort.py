@@ -9,7 +9,8 @@ it in a child process (Cox, ε = 1, δ = 1e-7, every other option at its default
 - ``total``: the child's wall and CPU seconds and its peak resident memory (``ru_maxrss``);
 - per stage (timers around the functions the custodian path calls): reading + validating the CSV
   (``read_user_csv``, three calls: the config check, the release, the local check), the keyed
-  split, each method fit and its noise calibration, the evaluation and its survival metrics;
+  split, each method fit, its noise calibration and the steps' own ledger epsilon, the
+  evaluation and its survival metrics;
 - ``concordance``: Harrell's and Uno's C-index on a test set of ``--concordance-rows`` rows with
   this package's implementation and with scikit-survival's (equal values asserted), and the ratio.
 
@@ -44,6 +45,7 @@ STAGES = [
     ("dpcondense.benchmark.runner", "keyed_split", "keyed split (local check)"),
     ("dpcondense.methods.base", "CondensationMethod.fit", "method fits (release, local check, references)"),
     ("dpcondense.methods.dpzo.optimiser", "calibrate_joint", "  of which noise calibration"),
+    ("dpcondense.methods.dpzo.optimiser", "compute_epsilon", "  of which the steps' ledger epsilon"),
     ("dpcondense.benchmark.runner", "evaluate_release", "evaluation (fit + predict + metrics)"),
     ("dpcondense.evaluate", "survival_metrics", "  of which survival metrics"),
 ]

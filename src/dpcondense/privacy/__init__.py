@@ -7,6 +7,10 @@ Layout (each module imports only the ones listed before it):
 - :mod:`~dpcondense.privacy.mechanisms`: the analytic Gaussian mechanism
   (:func:`gaussian_mechanism_sigma`, :func:`epsilon_gaussian`) and :func:`split_budget`.
 - :mod:`~dpcondense.privacy.counts`: :func:`dp_count`, a DP row count (Laplace or Gaussian).
+- :mod:`~dpcondense.privacy.pld`: ``dp_accounting``'s PLD accountant sharing the steps' PLD
+  (:class:`~dpcondense.privacy.pld.SharedStepsPLDAccountant`) and the size of one step's grid.
+- :mod:`~dpcondense.privacy.search`: certified searches for the smallest noise multiplier
+  meeting a target epsilon (exact, or steered by a coarser grid when evaluations are expensive).
 - :mod:`~dpcondense.privacy.accounting`: epsilon of T Poisson-subsampled Gaussian steps (PLD or
   RDP, :func:`compute_epsilon`), :func:`calibrate_noise_multiplier`, and the rho-zCDP
   conversions :func:`zcdp_to_epsilon` / :func:`epsilon_to_zcdp`.

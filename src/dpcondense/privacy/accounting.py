@@ -18,11 +18,16 @@ from typing import Any, Iterator
 
 import dp_accounting
 import numpy as np
-from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
-from scipy.optimize import brentq, minimize_scalar
+from scipy.optimize import minimize_scalar
 
 from dpcondense.privacy.mechanisms import epsilon_gaussian
+from dpcondense.privacy.pld import (
+    NEIGHBOURING,
+    SharedStepsPLDAccountant,
+    clear_shared_pld_cache,
+)
+from dpcondense.privacy.search import calibration_search
 from dpcondense.privacy.validation import (
     Accountant,
     PrivacyParameterError,
@@ -54,7 +59,7 @@ RDP_ORDERS: tuple[float, ...] = (
     + (80.0, 96.0, 128.0, 192.0, 256.0, 512.0, 1024.0)
 )
 
-_NEIGHBOURING = dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE
+_NEIGHBOURING = NEIGHBOURING
 
 
 class _DropRdpNonConvergence(logging.Filter):
@@ -147,7 +152,7 @@ def _epsilon(
         return epsilon_gaussian(noise_multiplier / math.sqrt(steps), delta)
     event = make_dp_event(noise_multiplier, sampling_rate, steps)
     if accountant == "pld":
-        acc: dp_accounting.PrivacyAccountant = pld_privacy_accountant.PLDAccountant(
+        acc: dp_accounting.PrivacyAccountant = SharedStepsPLDAccountant(
             _NEIGHBOURING, value_discretization_interval=value_discretization_interval
         )
         acc.compose(event)
@@ -163,6 +168,7 @@ def _epsilon(
 def clear_accounting_cache() -> None:
     """Forget memoised accountant results (they are cached per argument tuple; for timing)."""
     _epsilon.cache_clear()
+    clear_shared_pld_cache()
 
 
 def _check_grid(value_discretization_interval: float | None) -> float | None:
@@ -244,7 +250,9 @@ def calibrate_noise_multiplier(
     Brent's method on ``compute_epsilon(sigma) - target`` finds the crossing, and the result is
     certified: the returned ``sigma`` satisfies ``compute_epsilon(sigma) <= target`` and
     ``compute_epsilon(s) > target`` for an evaluated ``s >= sigma - tol``, so it is minimal to
-    ``tol``. Evaluations use the same accountant and grid as :func:`compute_epsilon`.
+    ``tol``. Those evaluations use the same accountant and grid as :func:`compute_epsilon`; when
+    one is expensive (PLD at a tiny ``q``), a coarser grid steers the search first
+    (:func:`~dpcondense.privacy.search.calibration_search`).
 
     Parameters
     ----------
@@ -285,60 +293,10 @@ def calibrate_noise_multiplier(
     if math.isinf(target):
         return 0.0
 
-    def eps(sigma: float) -> float:
-        return _epsilon(sigma, q, t, d, acc, _grid(sigma, q, acc, fixed))
+    def eps_on_grid(sigma: float, width: float) -> float:
+        return _epsilon(sigma, q, t, d, acc, width)
 
-    lo, hi = _bracket_from(eps, target, 1.0, factor=2.0)
-    return _certified_crossing(eps, target, lo, hi, tol)
-
-
-def _bracket_from(eps: Any, target: float, start: float, *, factor: float) -> tuple[float, float]:
-    """(lo, hi) with eps(lo) > target >= eps(hi), searching geometrically from ``start``.
-
-    ``lo`` is 0 (where epsilon is infinite) when even sigma = 1e-3 meets the target.
-    """
-    hi = start
-    if eps(hi) > target:
-        while True:
-            lo, hi = hi, hi * factor
-            if hi > 2.0**30:
-                raise RuntimeError(f"no noise_multiplier <= 2**30 reaches epsilon={target}")
-            if eps(hi) <= target:
-                return lo, hi
-    while True:
-        lo = hi / factor
-        if lo < 1e-3:  # a budget this large needs (almost) no noise
-            return 0.0, hi
-        if eps(lo) > target:
-            return lo, hi
-        hi = lo
-
-
-def _certified_crossing(eps: Any, target: float, lo: float, hi: float, tol: float) -> float:
-    """Smallest sigma in (lo, hi] with eps(sigma) <= target, to ``tol``, given the bracket.
-
-    Brent's method finds the crossing in few evaluations; probes at +-tol/2 around its root
-    (and bisection if they fail) keep the invariant eps(lo) > target >= eps(hi).
-    """
-
-    def gap(sigma: float) -> float:
-        return min(eps(sigma), 1e12) - target if sigma > 0 else 1e12
-
-    if hi - lo > tol:
-        root = brentq(gap, lo, hi, xtol=tol / 4)
-        for probe in (min(hi, root + tol / 2), max(lo, root - tol / 2)):
-            if lo < probe < hi:
-                if eps(probe) <= target:
-                    hi = probe
-                else:
-                    lo = probe
-    while hi - lo > tol:
-        mid = 0.5 * (lo + hi)
-        if eps(mid) <= target:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return calibration_search(eps_on_grid, lambda s: _grid(s, q, acc, fixed), q, target, tol, acc)
 
 
 # --------------------------------------------------------------------------------------------

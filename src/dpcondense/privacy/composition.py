@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import dp_accounting
-from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
 
 from dpcondense.conventions import from_json_number
@@ -30,14 +29,14 @@ from dpcondense.privacy.accounting import (
     PLD_MAX_DISCRETIZATION_INTERVAL,
     PLD_MIN_DISCRETIZATION_INTERVAL,
     RDP_ORDERS,
-    _bracket_from,
-    _certified_crossing,
     _check_grid,
     _quiet_rdp,
     make_dp_event,
     pld_discretization_interval,
 )
 from dpcondense.privacy.mechanisms import epsilon_gaussian
+from dpcondense.privacy.pld import SharedStepsPLDAccountant, clear_shared_pld_cache
+from dpcondense.privacy.search import calibration_search
 from dpcondense.privacy.validation import (
     Accountant,
     PrivacyParameterError,
@@ -277,7 +276,7 @@ def _joint(events: tuple[PrivacyEvent, ...], delta: float, accountant: str, grid
         if len(live) == 1 and live[0].kind == "gaussian":
             # Gaussians alone: the exact closed form, as compute_epsilon does for q = 1.
             return epsilon_gaussian(live[0].noise_multiplier, delta) + added  # type: ignore[arg-type]
-        acc: dp_accounting.PrivacyAccountant = pld_privacy_accountant.PLDAccountant(
+        acc: dp_accounting.PrivacyAccountant = SharedStepsPLDAccountant(
             _NEIGHBOURING, value_discretization_interval=grid
         )
         for e in live:
@@ -361,8 +360,8 @@ def calibrate_joint(
     The run is ``fixed_events`` plus ``steps`` Poisson-subsampled Gaussian steps of rate
     ``sampling_rate`` and noise multiplier ``sigma``. As in :func:`calibrate_noise_multiplier`,
     the result is certified: ``joint_epsilon(fixed + steps(sigma)) <= target`` and an evaluated
-    ``s >= sigma - tolerance`` exceeds the target. Every evaluation uses :func:`joint_epsilon`'s
-    accountant and adaptive grid.
+    ``s >= sigma - tolerance`` exceeds the target, both on :func:`joint_epsilon`'s accountant and
+    adaptive grid (a coarser grid may steer the search first: :func:`calibration_search`).
 
     Parameters
     ----------
@@ -413,15 +412,20 @@ def calibrate_joint(
             f"sampling_rate={_fmt(q)} can meet the target"
         )
 
-    def eps(sigma: float) -> float:
-        evs = fixed + (subsampled_gaussian_event(sigma, q, t),)
-        return _joint(evs, d, acc, _grid_for(evs, grid))
+    def run(sigma: float) -> tuple[PrivacyEvent, ...]:
+        return fixed + (subsampled_gaussian_event(sigma, q, t),)
 
-    lo, hi = _bracket_from(eps, target, 1.0, factor=2.0)
-    sigma = _certified_crossing(eps, target, lo, hi, tol)
-    return JointCalibration(sigma, eps(sigma))
+    def eps_on_grid(sigma: float, width: float) -> float:
+        return _joint(run(sigma), d, acc, width)
+
+    def run_grid(sigma: float) -> float:
+        return _grid_for(run(sigma), grid)
+
+    sigma = calibration_search(eps_on_grid, run_grid, q, target, tol, acc)
+    return JointCalibration(sigma, eps_on_grid(sigma, run_grid(sigma)))
 
 
 def clear_composition_cache() -> None:
     """Forget memoised joint compositions (cached per argument tuple; for timing)."""
     _joint.cache_clear()
+    clear_shared_pld_cache()  # the steps' PLDs, shared with compute_epsilon
