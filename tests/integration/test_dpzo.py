@@ -302,7 +302,7 @@ def test_prior_spends_open_the_ledger_and_are_composed_with_the_steps(datasets):
     assert led["entries"][0] == prior[0].to_dict()
     assert led["n_public"] == train.n_rows + 3
     # the start's share is of what the count leaves, as when the count was bought from the budget first
-    assert led["entries"][1]["epsilon"] == pytest.approx(0.3 * 0.95)
+    assert led["entries"][1]["epsilon"] == pytest.approx(est.init_budget_share * 0.95)
     assert_joint_ledger(led, 1.0, 1e-5)
     alone = DPZOCondenser(**opts).fit(train, size=3, epsilon=1.0).ledger_.to_dict()
     sigma = {e["purpose"]: e["noise_multiplier"] for e in led["entries"][1:]}
@@ -365,7 +365,7 @@ def test_ledger_epsilon_is_what_the_accountant_says(datasets):
     assert led["sampling_rate"] == pytest.approx(q)
     steps = {e["purpose"]: e for e in led["entries"]}["dpzo_steps"]
     again = compute_epsilon(steps["noise_multiplier"], q, 6, steps["delta"], accountant="pld")
-    assert again == pytest.approx(steps["epsilon"]) and steps["delta"] == pytest.approx(0.7e-5)
+    assert again == pytest.approx(steps["epsilon"]) and steps["delta"] == pytest.approx((1 - est.init_budget_share) * 1e-5)
     assert_joint_ledger(led, 0.5, 1e-5)
     syn = est.synthetic_
     assert (syn["time"] > 0).all() and (syn["time"] <= train.schema.outcome.horizon + 1e-9).all()

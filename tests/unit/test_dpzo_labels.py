@@ -82,7 +82,7 @@ def test_centroid_at_infinite_epsilon_uses_the_exact_means(datasets):
     [
         ({"labels": "centroid", "init": "random", "class_balance": False}, r"init='dp_mean'.*got init='random', labels='centroid'"),
         ({"label_start": "centroid", "init": "random", "class_balance": False}, r"label_start='centroid'"),
-        ({"label_start": "nearest"}, r"label_start must be one of \['class', 'centroid'\], got 'nearest'"),
+        ({"label_start": "nearest"}, r"label_start must be one of \['auto', 'class', 'centroid'\], got 'nearest'"),
     ],
 )
 def test_bad_label_options_name_the_field(datasets, options, match):

@@ -125,9 +125,10 @@ class DPZOCondenser(CondensationMethod):
     label_init : float
         ``soft``: initial logit magnitude, ``z_j = ±label_init`` by the point's class;
         ``centroid`` (and ``label_start="centroid"``): the logit at a class mean.
-    label_start : {"class", "centroid"}
+    label_start : {"auto", "class", "centroid"}
         ``soft``: start each logit at ``±label_init`` by the point's class, or graded by the
         nearest-centroid rule of the start's DP class means (needs ``init="dp_mean"``; free).
+        ``auto`` (default): ``centroid`` with the ``dp_mean`` start, ``class`` otherwise.
     label_scale : float
         ``soft``: the logits are optimised as ``z / label_scale``, so a perturbation of radius
         ``mu`` moves a logit by ``label_scale * mu`` (and a step by ``label_scale * lr``).
@@ -184,7 +185,10 @@ class DPZOCondenser(CondensationMethod):
 
     private = True
     #: 3: survival defaults time_bins=5, survival_loss="concordance" (experiments/dpzo_survival.md)
-    version = 3
+    #: 4: init_budget_share 0.5, soft labels started by the centroid rule (label_start="centroid",
+    #: label_init 1; experiments/dpzo_defaults.md), Poisson batches drawn as a binomial count of
+    #: rows without replacement (the same distribution), smooth families fitted stacked
+    version = 4
     joint_accounting = True
     param_specs = PARAM_SPECS
 
@@ -201,13 +205,13 @@ class DPZOCondenser(CondensationMethod):
         optimizer: Literal["adam", "sgd"] = "adam",
         lr: float = 0.05,
         init: Literal["random", "dp_mean", "real_rows"] = "dp_mean",
-        init_budget_share: float = 0.3,
+        init_budget_share: float = 0.5,
         init_spread: float | None = None,
         init_clip: float = 1.0,
         bagging: int = 1,
         labels: Literal["auto", "hard", "soft", "teacher", "centroid"] = "auto",
-        label_init: float = 2.0,
-        label_start: Literal["class", "centroid"] = "class",
+        label_init: float = 1.0,
+        label_start: Literal["auto", "class", "centroid"] = "auto",
         label_scale: float = 2.0,
         teacher_budget_share: float = 0.3,
         teacher_regularization: float = 100.0,
@@ -324,7 +328,7 @@ class DPZOCondenser(CondensationMethod):
         label_scale = float(self.label_scale) if soft else None
         centroid = None if means is None or task != "classification" else CentroidLabeller(means, self.label_init)
         if soft:
-            start = centroid.logits(theta) if self.label_start == "centroid" else None
+            start = centroid.logits(theta) if self.label_start != "class" and centroid is not None else None
             theta, lower, upper = add_label_logits(theta, lower, upper, targets.y, self.label_init, label_scale, start)
         teacher_model = centroid if self.labels_ == "centroid" else None
         if teacher:

@@ -28,7 +28,8 @@ from dpcondense.privacy import PrivacyLedger, gaussian_event
 LOGIT_BOUND = 4.0
 LABEL_MODES: tuple[str, ...] = ("auto", "hard", "soft", "teacher", "centroid")
 #: soft labels' starting logits: by the point's class, or graded by the DP class means
-LABEL_STARTS: tuple[str, ...] = ("class", "centroid")
+#: (``auto``: ``centroid`` when the start releases class means, i.e. ``init="dp_mean"``, else ``class``)
+LABEL_STARTS: tuple[str, ...] = ("auto", "class", "centroid")
 
 
 @dataclass

@@ -55,10 +55,15 @@ class PrivateRows:
         return self._cache
 
     def poisson_batch(self, sampling_rate: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Each row independently with probability ``sampling_rate``."""
+        """Each row independently with probability ``sampling_rate``.
+
+        Drawn as a Binomial(n, q) count of rows chosen uniformly without replacement (the same
+        distribution as n independent coin flips, at a cost that grows with the batch, not n).
+        """
         X, targets = self._arrays()
-        mask = rng.random(len(X)) < sampling_rate
-        return X[mask], {k: v[mask] for k, v in targets.items()}
+        count = int(rng.binomial(len(X), sampling_rate))
+        rows = np.sort(rng.choice(len(X), size=count, replace=False))
+        return X[rows], {k: v[rows] for k, v in targets.items()}
 
 
 def _all_rows(private: PrivateRows) -> tuple[np.ndarray, dict[str, np.ndarray]]:

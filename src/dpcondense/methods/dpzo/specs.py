@@ -77,6 +77,7 @@ def validate_options(est: Any, task: str, eps: float) -> None:
         _validate_teacher(est)
     _check_choice("label_start", est.label_start, LABEL_STARTS)
     uses_means = est.labels == "centroid" or (est.labels in ("soft", "auto") and est.label_start == "centroid")
+    # (label_start="auto" takes the centroid start only when init="dp_mean" releases the means)
     if uses_means and task == "classification" and est.init != "dp_mean":
         raise ValueError(
             "labels='centroid' and label_start='centroid' use the class means of init='dp_mean'; set "
