@@ -53,7 +53,6 @@ def test_cached_composition_equals_hydra_composition(hydra_conf, preset):
         assert resolve_run(cached).identity == resolve_run(full).identity
     # the whole sweep composes once per group choice
     for overrides in jobs:
-        composer._split(overrides)  # every override of the presets is a plain group or value change
-        assert composer._split(overrides) is not None, overrides
+        assert composer._split(overrides) is not None, overrides  # every override is a plain group or value change
     groups = {composer._split(o)[0] for o in jobs}
     assert len(groups) < len(jobs) or len(jobs) <= 2
