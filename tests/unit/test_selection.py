@@ -30,3 +30,29 @@ def test_older_method_versions_are_left_out_with_a_warning():
 
 def test_runs_without_a_version_tag_are_kept():
     assert not is_stale(_run("a", "id", None))
+
+
+def test_older_family_versions_are_left_out_where_a_cell_has_two_identities():
+    from dpcondense.models import MODELS
+
+    current = MODELS.get("cox_ph").version
+    method = str(METHODS.get("dpzo").version)
+    specs = {"id-old": {"versions": {"families": {"cox_ph": current - 1}}},
+             "id-new": {"versions": {"families": {"cox_ph": current}}},
+             "id-alone": {"versions": {"families": {"cox_ph": current - 1}}}}
+    runs = [_run("a", "id-old", method), _run("b", "id-new", method), _run("c", "id-alone", method, seed="1")]
+    read = []
+
+    def spec_of(run):
+        read.append(run.info.run_id)
+        return specs[run.data.tags["identity"]]
+
+    with pytest.warns(UserWarning, match=f"older model-family version.*cox_ph v{current - 1}"):
+        kept = select_runs(runs, experiment="x", spec_of=spec_of)
+    # the cell with two identities keeps the current family's run; a cell with one identity is not read
+    assert sorted(r.info.run_id for r in kept) == ["b", "c"]
+    assert sorted(read) == ["a", "b"]
+    # two current identities in one cell are still a conflict
+    specs["id-old"] = specs["id-new"]
+    with pytest.raises(ValueError, match="more than one identity"):
+        select_runs(runs, experiment="x", spec_of=spec_of)

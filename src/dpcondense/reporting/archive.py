@@ -44,7 +44,7 @@ from typing import Any, Iterable, Mapping
 from dpcondense.benchmark import tracking as tracking_mod
 from dpcondense.reporting.figures.figure5_release import drawn_releases
 from dpcondense.reporting.runs import ExperimentRuns
-from dpcondense.reporting.selection import ReportError, identity_of, is_stale
+from dpcondense.reporting.selection import ReportError, drop_old_family_versions, identity_of, is_stale
 
 #: the ``format`` field of every record (bumped when the record's meaning changes)
 RECORD_FORMAT = "dpcondense.run/1"
@@ -84,6 +84,7 @@ def export_records(store: tracking_mod.RunStore) -> tuple[list[dict[str, Any]], 
     """
     newest: dict[str, Any] = {}
     finished = [r for r in store.runs("attributes.status = 'FINISHED'") if not is_stale(r)]
+    finished, _ = drop_old_family_versions(finished, lambda run: _stored_spec(store.client, run.info.run_id))
     for run in sorted(finished, key=lambda r: (r.info.end_time or 0, r.info.run_id)):
         newest[identity_of(run)] = run
     problem = None
@@ -93,6 +94,15 @@ def export_records(store: tracking_mod.RunStore) -> tuple[list[dict[str, Any]], 
         drawn, problem = set(), str(exc)
     experiment = store.target.experiment_name
     return [_record_of(newest[i], store.client, experiment, release=newest[i].info.run_id in drawn) for i in sorted(newest)], problem
+
+
+def _stored_spec(client: Any, run_id: str) -> dict[str, Any] | None:
+    """A stored run's ``run_spec.json`` (``None`` when it has none)."""
+    with tempfile.TemporaryDirectory(prefix="dpcondense-records-") as tmp:
+        try:
+            return json.loads(Path(client.download_artifacts(run_id, "run_spec.json", tmp)).read_text(encoding="utf-8"))
+        except Exception:  # noqa: BLE001 - a run without a spec is reported by the export itself
+            return None
 
 
 def _record_of(run: Any, client: Any, experiment: str, *, release: bool) -> dict[str, Any]:

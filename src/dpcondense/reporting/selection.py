@@ -8,7 +8,9 @@ re-run of the same identity is the same result), and refuses a cell reached by t
 identities — two variants of a method in one experiment, or a run left from before a version
 change — with an error that names both runs and the keys in which they differ, instead of
 silently keeping one of them. Runs of an older version of their method than the current code's
-(tag ``method_version``) are left out, with a warning: they are not what the code computes now.
+(tag ``method_version``) are left out, with a warning: they are not what the code computes now;
+so are, where a cell holds several identities, runs whose recorded model-family versions (their
+``run_spec.json``) are not the current code's (:func:`drop_old_family_versions`).
 
 The variant named ``default`` is reported as the method itself, so a variant preset's defaults
 sit where the main method's runs are expected (Table 4, Figures 3–5); every other variant ``v``
@@ -23,6 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from dpcondense.benchmark.spec import VARIANT_TAG
 from dpcondense.methods import METHODS
+from dpcondense.models import MODELS
 
 #: tags that place a run in a report cell (with its seed): runs agreeing on all are the same cell
 CELL_TAGS = ("dataset", "method", "model", "eval_models", "epsilon", "size", "seed")
@@ -91,6 +94,13 @@ def select_runs(
             f"({', '.join(stale)}): they are not what the current code computes; re-run the sweep for their cells",
             stacklevel=2,
         )
+    current, dropped = drop_old_family_versions(current, spec_of)
+    if dropped:
+        warnings.warn(
+            f"experiment '{experiment}': {len(dropped)} run(s) made with an older model-family version left out "
+            f"({', '.join(dropped)}): they are not what the current code computes; re-run the sweep for their cells",
+            stacklevel=2,
+        )
     newest: dict[str, Any] = {}
     for run in sorted(current, key=lambda r: (r.info.end_time or 0, r.info.run_id)):
         newest[identity_of(run)] = run
@@ -110,6 +120,41 @@ def is_stale(run: Any) -> bool:
     if not version or method not in METHODS:
         return False
     return version != str(METHODS.get(method).version)
+
+
+def old_family_versions(spec: Mapping[str, Any] | None) -> list[str]:
+    """``name vN`` of each registered family whose version in a run's spec is not the current code's."""
+    families = ((spec or {}).get("versions") or {}).get("families") or {}
+    return sorted(
+        f"{name} v{version}" for name, version in families.items()
+        if name in MODELS and str(version) != str(MODELS.get(name).version)
+    )
+
+
+def drop_old_family_versions(
+    runs: list[Any], spec_of: Callable[[Any], Mapping[str, Any] | None] | None
+) -> tuple[list[Any], list[str]]:
+    """Runs kept, and ``name vN`` of the old family versions left out, among cells with several identities.
+
+    Only a cell reached by two or more identities reads the runs' specs (``spec_of``), so a
+    report of consistent runs costs nothing extra; without ``spec_of`` nothing is left out.
+    """
+    if spec_of is None:
+        return runs, []
+    by_cell: dict[tuple, list[Any]] = defaultdict(list)
+    for run in runs:
+        by_cell[cell_of(run)].append(run)
+    kept, old = [], set()
+    for found in by_cell.values():
+        if len({identity_of(r) for r in found}) < 2:
+            kept += found
+            continue
+        for run in found:
+            stale = old_family_versions(spec_of(run))
+            old.update(stale)
+            if not stale:
+                kept.append(run)
+    return kept, sorted(old)
 
 
 def _conflict_message(
