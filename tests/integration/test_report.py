@@ -240,6 +240,23 @@ def test_table2_bold_marks_best_dp_result(exp_runs):
     assert r"\textbf{" in t2.latex() and r"\toprule" in t2.latex() and r"$\pm$" in t2.latex()
 
 
+def test_tables_2_and_3_show_every_condensing_family(exp_runs, store):
+    """A dataset condensed with two families gets a block per family: the main one first, then the
+    other with only the methods that ran with it (here DP-ZO condensed and scored with logistic regression)."""
+    _, runs = store
+    t2, t3 = reporting.table2_main(exp_runs), reporting.table3_privacy_utility(exp_runs)
+    families = [r[1] for r in t2.rows if r[0] == CLS]
+    assert families == sorted(families, key=lambda f: f != "decision tree")  # main family's block first
+    lr = [i for i, r in enumerate(t2.rows) if r[0] == CLS and r[1] == "logistic regression"]
+    assert [t2.rows[i][3] for i in lr] == ["DP-ZO"]
+    exp = _expected(runs, "auroc", dataset=CLS, method="dpzo", model="logistic_regression", ev="logistic_regression", eps=1.0, size=10)
+    assert exp[2] == 3 and t2.cells()[lr[0]][4] == _text(exp)
+    assert t2.cells()[lr[0]][5] == "—"  # no ε = ∞ run with that family
+    k = _row(t3, CLS, "AUROC", "DP-ZO · logistic regression")
+    assert t3.cells()[k][4] == _text(exp) and t3.cells()[k][3] == "—"
+    assert _row(t3, CLS, "AUROC", "DP-ZO") < k
+
+
 def test_table3_grid_and_missing_cells(exp_runs, store):
     _, runs = store
     t3 = reporting.table3_privacy_utility(exp_runs)

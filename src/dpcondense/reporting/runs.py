@@ -195,6 +195,13 @@ class ExperimentRuns:
             return preferred
         return sorted(models, key=lambda m: (-models[m], m))[0]
 
+    def condensing_models(self, dataset: str) -> list[str]:
+        """The families ``dataset`` was condensed and scored with (a run's model scoring its own
+        release): :meth:`main_model` first, then by name; ``[main_model]`` when no run has a model."""
+        main = self.main_model(dataset)
+        found = {r.model for r in self.records if r.dataset == dataset and r.model and r.model == r.eval_model}
+        return [m for m in [main, *sorted(found - {main})] if m is not None]
+
     def default_size(self, dataset: str) -> int | None:
         """The task's default size when runs have it, else the most common size."""
         sizes = Counter(r.size for r in self.records if r.dataset == dataset and r.size is not None and not r.derived)

@@ -31,10 +31,42 @@ def _best(values: Sequence[tuple[int, Stat | None]], higher: bool = True) -> lis
     return [i for i, m in finite if m == target]
 
 
+def _family_rows(
+    runs: ExperimentRuns, d: str, model: str | None, epsilon: float,
+    rows: list[list[Any]], bold: set[tuple[int, int]], used: set[str],
+) -> None:
+    """The rows of one (dataset, condensing family) pair: one per method, the best DP result in bold."""
+    task, size = runs.task(d), runs.default_size(d)
+    metric = PRIMARY_METRIC[task]
+    full = runs.full_data(d, model, metric)
+    used.update(runs_of(full))
+    block: list[tuple[int, Stat | None]] = []
+    first = len(rows)
+    for m in runs.methods(d):
+        if m == "full_data":
+            continue
+        private = runs.is_private(m)
+        where = dict(dataset=d, method=m, model=model, eval_model=model, size=size)
+        at_eps = runs.stat(metric, epsilon=epsilon, **where) if private else NOT_APPLICABLE
+        at_inf = runs.stat(metric, epsilon=INF, **where)
+        if model != runs.main_model(d) and at_eps in (None, NOT_APPLICABLE) and at_inf is None:
+            continue  # another family: only the methods that ran with it
+        used.update(runs_of(at_eps, at_inf))
+        rows.append([d, model_label(model), metric_label(metric), method_label(m), at_eps, at_inf, full,
+                     retention(at_eps, full), retention(at_inf, full)])
+        if private and math.isfinite(epsilon):
+            block.append((len(rows) - 1, at_eps))
+    for i in _best(block):
+        bold.add((i, 4))
+    if len(rows) == first:
+        rows.append([d, model_label(model), metric_label(metric), None, None, None, full, None, None])
+
+
 @register_table("table2", "table2_main")
 def table2_main(runs: ExperimentRuns, *, epsilon: float = MAIN_EPSILON) -> Table:
-    """Table 2: primary metric per dataset × method at ε and ε = ∞ (default size, main family),
-    the full-data reference and the utility retention; the best DP result per dataset in bold."""
+    """Table 2: primary metric per dataset × condensing family × method at ε and ε = ∞ (default
+    size; the main family first), the full-data reference and the utility retention; the best DP
+    result per (dataset, family) in bold."""
     eps_text = format_epsilon(epsilon)
     header = ["dataset", "family", "metric", "method", f"ε = {eps_text}", "ε = ∞", "full data",
               f"retention ε = {eps_text}", "retention ε = ∞"]
@@ -42,27 +74,8 @@ def table2_main(runs: ExperimentRuns, *, epsilon: float = MAIN_EPSILON) -> Table
     bold: set[tuple[int, int]] = set()
     used: set[str] = set()
     for d in runs.datasets():
-        task, model, size = runs.task(d), runs.main_model(d), runs.default_size(d)
-        metric = PRIMARY_METRIC[task]
-        full = runs.full_data(d, model, metric)
-        used.update(runs_of(full))
-        block: list[tuple[int, Stat | None]] = []
-        for m in runs.methods(d):
-            if m == "full_data":
-                continue
-            private = runs.is_private(m)
-            where = dict(dataset=d, method=m, model=model, eval_model=model, size=size)
-            at_eps = runs.stat(metric, epsilon=epsilon, **where) if private else NOT_APPLICABLE
-            at_inf = runs.stat(metric, epsilon=INF, **where)
-            used.update(runs_of(at_eps, at_inf))
-            rows.append([d, model_label(model), metric_label(metric), method_label(m), at_eps, at_inf, full,
-                         retention(at_eps, full), retention(at_inf, full)])
-            if private and math.isfinite(epsilon):
-                block.append((len(rows) - 1, at_eps))
-        for i in _best(block):
-            bold.add((i, 4))
-        if not any(r[0] == d for r in rows):
-            rows.append([d, model_label(model), metric_label(metric), None, None, None, full, None, None])
+        for model in runs.condensing_models(d) or [None]:
+            _family_rows(runs, d, model, epsilon, rows, bold, used)
     return Table(
         "table2",
         "Table 2",
