@@ -326,7 +326,7 @@ def runs_from_records(
         return json.loads(by_identity[identity_of(run)]["spec"])
 
     return ExperimentRuns.from_runs(records[0]["experiment"], runs, reference=reference, history=history,
-                                    artifact=artifact, spec_of=spec_of)
+                                    artifact=artifact, spec_of=spec_of, frozen=True)
 
 
 def _as_run(record: Mapping[str, Any]) -> Any:

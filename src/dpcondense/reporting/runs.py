@@ -114,12 +114,13 @@ class ExperimentRuns:
         history: Callable[[str, str], list[float]] | None = None,
         artifact: Callable[[str, str], Path] | None = None,
         spec_of: Callable[[Any], Mapping[str, Any] | None] | None = None,
+        frozen: bool = False,
     ) -> "ExperimentRuns":
         """The report's runs from FINISHED runs (MLflow runs or objects shaped like them): one run
         per identity and one identity per report cell (:func:`~dpcondense.reporting.selection.select_runs`),
         plus the full-data records of a ``dpcondense reference --json`` file where the runs have none.
         """
-        chosen = select_runs(runs, experiment=experiment, spec_of=spec_of)
+        chosen = select_runs(runs, experiment=experiment, spec_of=spec_of, frozen=frozen)
         records = [rec for run in chosen for rec in records_from_run(run)]
         if reference is not None:
             # only the experiment's datasets (the file covers every dataset), and only where the

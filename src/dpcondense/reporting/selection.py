@@ -64,7 +64,11 @@ def cell_of(run: Any) -> tuple[str | None, ...]:
 
 
 def select_runs(
-    runs: Iterable[Any], *, experiment: str, spec_of: Callable[[Any], Mapping[str, Any] | None] | None = None
+    runs: Iterable[Any],
+    *,
+    experiment: str,
+    spec_of: Callable[[Any], Mapping[str, Any] | None] | None = None,
+    frozen: bool = False,
 ) -> list[Any]:
     """The runs a report uses: the newest run of each identity, sorted by identity.
 
@@ -78,6 +82,10 @@ def select_runs(
         ``run -> identity payload`` (``run_spec.json``), read only for conflicting runs so the
         error can name every key in which they differ (component versions included); without
         it, the runs' params are compared.
+    frozen : bool
+        The runs are a records file's frozen snapshot: no run is left out for its version (the
+        export left stale runs out when it was made), so the file reports the same tables whatever
+        the code's versions are later.
 
     Raises
     ------
@@ -86,7 +94,8 @@ def select_runs(
         each identity with its run id, the keys in which they differ, and what to do.
     """
     runs = list(runs)
-    current = [r for r in runs if not is_stale(r)]
+    # a records file is a frozen snapshot (its export already left stale runs out): it reports what it holds
+    current = runs if frozen else [r for r in runs if not is_stale(r)]
     if len(current) < len(runs):
         stale = sorted({f"{r.data.tags.get('method')} v{r.data.tags.get('method_version')}" for r in runs if is_stale(r)})
         warnings.warn(
@@ -94,7 +103,7 @@ def select_runs(
             f"({', '.join(stale)}): they are not what the current code computes; re-run the sweep for their cells",
             stacklevel=2,
         )
-    current, dropped = drop_old_family_versions(current, spec_of)
+    current, dropped = drop_old_family_versions(current, None if frozen else spec_of)
     if dropped:
         warnings.warn(
             f"experiment '{experiment}': {len(dropped)} run(s) made with an older model-family version left out "
