@@ -12,6 +12,7 @@ import pickle
 
 import numpy as np
 import pytest
+from fit_inputs import mixed_rows, soft_label_rows
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.tree._classes import CRITERIA_CLF
 
@@ -21,20 +22,6 @@ from dpcondense.models.decision_tree import CRITERIA, ESTIMATOR_DEFAULTS, Decisi
 
 TREE_ARRAYS = ("children_left", "children_right", "feature", "threshold", "value", "impurity",
                "n_node_samples", "weighted_n_node_samples")
-
-
-def mixed_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    """Rows like an encoded cohort: binary columns (many tied splits) and continuous ones."""
-    X = rng.uniform(-1.0, 1.0, (n, d))
-    X[:, : d // 2] = rng.integers(0, 2, (n, d // 2))
-    return X
-
-
-def soft_label_rows(rng: np.random.Generator, m: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """DP-ZO's soft-labelled fit: each point twice, labels 0 and 1, weights 1 - p and p."""
-    X = mixed_rows(rng, m, d)
-    p = rng.uniform(0.02, 0.98, m)
-    return np.vstack([X, X]), np.repeat([0, 1], m), np.concatenate([1.0 - p, p])
 
 
 def reference(X, y, w, seed, params) -> DecisionTreeClassifier:

@@ -14,6 +14,7 @@ import pickle
 import numpy as np
 import pytest
 import xgboost as xgb
+from fit_inputs import mixed_rows, soft_label_rows, survival_rows
 
 from dpcondense.models import make_model, xgboost_classifier, xgboost_cox
 from dpcondense.models.xgboost_classifier import booster_params, train_booster
@@ -23,28 +24,6 @@ GRID = np.linspace(0.0, 40.0, 25)
 
 def library_training(params, dtrain, rounds):
     return xgb.train(params, dtrain, num_boost_round=rounds)
-
-
-def mixed_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    """Rows like an encoded cohort: binary columns and continuous ones."""
-    X = rng.uniform(-1.0, 1.0, (n, d))
-    X[:, : d // 2] = rng.integers(0, 2, (n, d // 2))
-    return X
-
-
-def soft_label_rows(rng: np.random.Generator, m: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """DP-ZO's soft-labelled fit: each point twice, labels 0 and 1, weights 1 - p and p."""
-    X = mixed_rows(rng, m, d)
-    p = rng.uniform(0.02, 0.98, m)
-    return np.vstack([X, X]), np.repeat([0, 1], m), np.concatenate([1.0 - p, p])
-
-
-def survival_rows(rng: np.random.Generator, n: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    X = mixed_rows(rng, n, d)
-    time = np.ceil(rng.exponential(10.0 * np.exp(-X[:, -1]), n))  # whole days: many ties
-    event = (rng.uniform(size=n) < 0.7).astype(np.int64)
-    event[0] = 1
-    return X, time, event
 
 
 def assert_same_booster(mine: xgb.Booster, theirs: xgb.Booster, held_out: np.ndarray) -> None:
