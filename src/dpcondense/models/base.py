@@ -104,6 +104,17 @@ class ModelFamily:
         self.random_state = random_state
         self.params = params
 
+    @classmethod
+    def _fit_prepared(cls, models: list, data: list[tuple]) -> list:
+        """Prepare each model's data (``_prepare``: checks, priors, the constant case), then fit
+        the non-constant ones together through :meth:`_fit_many`, on one thread."""
+        todo = [(m, m._prepare(*d)) for m, d in zip(models, data, strict=True)]
+        todo = [(m, d) for m, d in todo if not m.constant_]
+        if todo:
+            with quiet_single_thread():
+                cls._fit_many([m for m, _ in todo], [d for _, d in todo])
+        return models
+
     def get_params(self) -> dict[str, Any]:
         return {"random_state": self.random_state, **self.params}
 
@@ -126,12 +137,7 @@ class ClassificationModel(ModelFamily):
         Families whose fits vectorise across data sets override :meth:`_fit_many` (DP-ZO fits the
         2K perturbed candidates of a step through this).
         """
-        todo = [(m, m._prepare(*d)) for m, d in zip(models, data, strict=True)]
-        todo = [(m, d) for m, d in todo if not m.constant_]
-        if todo:
-            with quiet_single_thread():
-                cls._fit_many([m for m, _ in todo], [d for _, d in todo])
-        return models
+        return cls._fit_prepared(models, data)
 
     def _prepare(self, X, y, sample_weight=None) -> tuple:
         X = np.asarray(X, dtype=float)
@@ -197,12 +203,7 @@ class SurvivalModel(ModelFamily):
 
         Families whose fits vectorise across data sets override :meth:`_fit_many`.
         """
-        todo = [(m, m._prepare(*d)) for m, d in zip(models, data, strict=True)]
-        todo = [(m, d) for m, d in todo if not m.constant_]
-        if todo:
-            with quiet_single_thread():
-                cls._fit_many([m for m, _ in todo], [d for _, d in todo])
-        return models
+        return cls._fit_prepared(models, data)
 
     def _prepare(self, X, time, event, sample_weight=None) -> tuple:
         X = np.asarray(X, dtype=float)
