@@ -188,6 +188,13 @@ def test_unsupported_task_is_refused_by_fit_and_before_any_run(method, dataset, 
 def test_capabilities_are_declared(method):
     cls = METHODS.get(method)
     assert cls.name == method and isinstance(cls.version, int) and cls.version >= 1
+    # a task's own version is an older one of the method's, for a task it supports
+    assert set(cls.task_versions) <= set(cls.tasks)
+    assert all(isinstance(v, int) and 1 <= v <= cls.version for v in cls.task_versions.values())
+    assert {cls.version_for(t) for t in cls.tasks} <= set(range(1, cls.version + 1))
+    # late parameters are constructor keywords with a default (what the identity leaves out)
+    signature = inspect.signature(cls.__init__).parameters
+    assert all(p in signature and signature[p].default is not inspect.Parameter.empty for p in cls.late_params)
     assert cls.tasks and set(cls.tasks) <= {"classification", "survival"}
     assert cls.releases in ("rows", "model") and isinstance(cls.private, bool)
     assert isinstance(cls.display_name(), str) and cls.display_name()

@@ -70,7 +70,7 @@ def run_case(method: str, task: str, family: str, params: dict[str, Any]) -> dic
     from dpcondense.models import MODELS
 
     return {
-        "versions": {"method": METHODS.get(method).version, "family": MODELS.get(family).version},
+        "versions": {"method": METHODS.get(method).version_for(task), "family": MODELS.get(family).version},
         "release_sha256": hashlib.sha256(csv.encode()).hexdigest(),
         "rows": int(len(est.synthetic_)),
         "ledger": json.loads(est.ledger_.to_json()),

@@ -85,10 +85,11 @@ def test_the_identity_covers_the_code_versions_and_the_data(monkeypatch):
 
     spec = resolve_run(config())
     assert spec.payload()["versions"] == {
-        "method": METHODS.get("dpzo").version, "families": {"decision_tree": MODELS.get("decision_tree").version},
+        "method": METHODS.get("dpzo").version_for("classification"), "families": {"decision_tree": MODELS.get("decision_tree").version},
         "dataset_checksum": load_dataset("pima_diabetes").checksum(),  # the recorded one is the loaded content's
     }
     monkeypatch.setattr(METHODS.get("dpzo"), "version", METHODS.get("dpzo").version + 1)
+    monkeypatch.setattr(METHODS.get("dpzo"), "task_versions", {})
     bumped_method = resolve_run(config()).identity
     monkeypatch.undo()
     monkeypatch.setattr(MODELS.get("decision_tree"), "version", 99)
@@ -99,3 +100,34 @@ def test_the_identity_covers_the_code_versions_and_the_data(monkeypatch):
     monkeypatch.setattr(sys.modules[DATASETS.get("pima_diabetes").__module__], "CHECKSUM", "0" * 64)
     new_data = resolve_run(config()).identity
     assert len({spec.identity, bumped_method, bumped_family, new_data}) == 4
+
+
+def test_a_task_keeps_its_version_and_identity_when_only_the_other_task_changed(monkeypatch):
+    """A version bump for survival alone leaves the identities of classification runs as they were."""
+    from dpcondense.methods import METHODS
+
+    cls = METHODS.get("dpzo")
+    before = resolve_run(config()).identity
+    survival = config(dataset=card("gbsg"), model={"name": "cox_ph", "params": family_params("cox_ph")}, size=4)
+    survival_before = resolve_run(survival)
+    monkeypatch.setattr(cls, "version", cls.version + 1)
+    monkeypatch.setattr(cls, "task_versions", {**cls.task_versions, "classification": cls.version_for("classification")})
+    assert resolve_run(config()).identity == before
+    after = resolve_run(survival)
+    assert after.identity != survival_before.identity
+    assert after.payload()["versions"]["method"] == cls.version == survival_before.payload()["versions"]["method"] + 1
+
+
+def test_a_late_parameter_enters_the_identity_only_when_set():
+    """``late_params`` at their default stay out of the hash (old runs keep their identity); other values enter it."""
+    from dpcondense.methods import METHODS
+
+    late = METHODS.get("dpzo").late_params
+    assert "time_shrinkage" in late
+    default = resolve_run(config())
+    spelled = resolve_run(config(method={"name": "dpzo", "params": {**TINY, "time_shrinkage": "empirical_bayes"}}))
+    other = resolve_run(config(method={"name": "dpzo", "params": {**TINY, "time_shrinkage": "none"}}))
+    assert "time_shrinkage" not in default.payload()["method"]["params"]
+    assert spelled.identity == default.identity != other.identity
+    assert other.payload()["method"]["params"]["time_shrinkage"] == "none"
+    assert spelled.params()["method.params.time_shrinkage"] == "empirical_bayes"  # MLflow still shows it

@@ -22,6 +22,7 @@ from dpcondense.methods.dpzo.labels import public_targets
 from dpcondense.methods.dpzo.optimiser import learning_rate
 from dpcondense.methods.dpzo.survival import (
     concordance_loss,
+    shrink_bin_means,
     stratified_start,
     tail_average_start,
     time_bin,
@@ -150,7 +151,7 @@ def test_tail_average_releases_the_mean_of_the_last_iterates(monkeypatch):
 
 @pytest.mark.parametrize("options", [
     {"time_bins": 0}, {"time_bins": 3}, {"survival_loss": "curve_nll"}, {"survival_loss": "mixed", "rank_weight": 2.0},
-    {"lr_schedule": "cosine", "average": 0.5}, {"init_spread": 0.3},
+    {"lr_schedule": "cosine", "average": 0.5}, {"init_spread": 0.3}, {"time_shrinkage": "none"},
 ])
 def test_options_keep_the_ledger_and_change_the_release(datasets, options):
     train, _ = train_test_split(datasets["gbsg"], seed=0)
@@ -168,6 +169,7 @@ def test_options_keep_the_ledger_and_change_the_release(datasets, options):
     ({"lr_schedule": "step"}, "lr_schedule"),
     ({"average": 1.5}, "average"),
     ({"time_bins": -1}, "time_bins"),
+    ({"time_shrinkage": "james_stein"}, "time_shrinkage"),
     ({"survival_loss": "concordance", "bagging": 2}, "survival_loss"),
 ])
 def test_bad_options_name_the_field(datasets, options, field):
@@ -179,3 +181,56 @@ def test_bad_options_name_the_field(datasets, options, field):
 def test_time_unit_is_the_public_log_scale():
     assert np.allclose(time_unit(np.exp([0.0, 1.0, 2.0]), 0.0, 2.0), [-1.0, 0.0, 1.0])
     assert time_unit(np.array([1e9]), 0.0, 2.0)[0] == 1.0
+
+
+def _shrunk_by_hand(means, counts, sigma):
+    """Empirical-Bayes shrinkage written out bin by bin, coordinate by coordinate (loops)."""
+    n_bins, d = means.shape[0] - 1, means.shape[1]
+    n = [max(float(c), 1.0) for c in counts[1:]]
+    pooled = [sum(means[1 + b][k] * n[b] for b in range(n_bins)) / sum(n) for k in range(d)]
+    num = 0.0
+    for b in range(n_bins):
+        gap = sum((means[1 + b][k] - pooled[k]) ** 2 for k in range(d)) / d
+        num += n[b] ** 2 * (gap - (sigma / n[b]) ** 2)
+    tau2 = max(0.0, num / sum(c**2 for c in n))
+    out = [list(row) for row in means]
+    for b in range(n_bins):
+        v = (sigma / n[b]) ** 2
+        lam = tau2 / (tau2 + v) if tau2 + v > 0 else 1.0
+        out[1 + b] = [pooled[k] + lam * (means[1 + b][k] - pooled[k]) for k in range(d)]
+    return np.array(out)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 5.0, 40.0, 1e4])
+def test_bin_shrinkage_equals_a_hand_computation(sigma):
+    rng = np.random.default_rng(3)
+    means = rng.normal(0.0, 0.4, size=(6, 4))
+    counts = np.array([900.0, 30.0, 80.0, 200.0, 400.0, 0.3])
+    out, lam = shrink_bin_means(means, counts, sigma)
+    assert np.allclose(out, _shrunk_by_hand(means, counts, sigma), rtol=0, atol=1e-12)
+    assert np.array_equal(out[0], means[0])  # the censored stratum is left as released
+    assert np.all((lam >= 0) & (lam <= 1))
+    if sigma == 0.0:  # no noise: the bins as released
+        assert np.array_equal(out, means) and np.all(lam == 1.0)
+    if sigma == 1e4:  # noise swamps the gaps: every bin at the count-weighted pooled mean
+        pooled = (means[1:] * np.maximum(counts[1:], 1.0)[:, None]).sum(0) / np.maximum(counts[1:], 1.0).sum()
+        assert np.allclose(out[1:], pooled[None, :], atol=1e-9)
+    # the noisier (smaller) bin is pulled at least as hard as a bigger one
+    assert lam[0] <= lam[3] + 1e-15
+
+
+def test_bin_shrinkage_changes_only_the_start_and_leaves_epsilon_inf_alone(datasets):
+    train, _ = train_test_split(datasets["flchain"], seed=0)
+    kw = dict(model="cox_ph", size=20, delta=1e-5, random_state=0, noise="seeded")
+    for eps in (1.0, math.inf):
+        plain = DPZOCondenser(steps=1, directions=2, time_shrinkage="none").fit(train, epsilon=eps, **kw)
+        shrunk = DPZOCondenser(steps=1, directions=2).fit(train, epsilon=eps, **kw)
+        assert shrunk.ledger_.to_dict() == plain.ledger_.to_dict()  # post-processing: the same spend
+        assert plain.bin_shrinkage_ is None
+        if eps == math.inf:
+            assert np.all(shrunk.bin_shrinkage_ == 1.0) and shrunk.synthetic_.equals(plain.synthetic_)
+        else:  # the released means of the plain run, shrunk, are the shrunk run's start
+            sigma = shrunk.ledger_.entries[0].noise_multiplier * shrunk.ledger_.entries[0].sensitivity
+            expect, lam = shrink_bin_means(plain.start_means_, plain.start_counts_, sigma)
+            assert np.allclose(shrunk.start_means_, expect, rtol=0, atol=1e-12)
+            assert np.array_equal(lam, shrunk.bin_shrinkage_) and np.all(lam < 1.0)

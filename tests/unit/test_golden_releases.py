@@ -52,4 +52,4 @@ def test_pins_record_the_versions_of_their_components():
 
     for name, method, task, family, params in pins.cases():
         if PINNED.get(name):
-            assert PINNED[name]["versions"] == {"method": METHODS.get(method).version, "family": MODELS.get(family).version}, name
+            assert PINNED[name]["versions"] == {"method": METHODS.get(method).version_for(task), "family": MODELS.get(family).version}, name

@@ -57,7 +57,7 @@ def release_manifest(result: RunResult, files: Mapping[str, bytes]) -> dict:
     est, ledger = result.estimator, result.ledger
     return {
         "dataset": result.config["dataset"],
-        "method": {"name": est.name, "version": est.version, "params": est.get_params()},
+        "method": {"name": est.name, "version": est.version_for(result.dataset.task), "params": est.get_params()},
         "model": result.config["model"],
         "size": result.config["size"],
         "rows": int(len(result.synthetic)),

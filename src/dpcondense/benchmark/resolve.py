@@ -110,15 +110,15 @@ def resolve_run(cfg: DictConfig | Mapping[str, Any]) -> RunSpec:
         progress=bool(conf.get("progress", True)),
         evaluate_on=evaluate_on,
         noise=noise,
-        versions=component_versions(method, [model, *eval_models], dataset if csv_options is None else None),
+        versions=component_versions(method, [model, *eval_models], dataset if csv_options is None else None, task),
         csv=csv_options,
     )
 
 
-def component_versions(method: str, families: list[str], dataset: str | None) -> dict[str, Any]:
-    """The versions a run's result depends on (part of its identity): method, families, data content."""
+def component_versions(method: str, families: list[str], dataset: str | None, task: str | None = None) -> dict[str, Any]:
+    """The versions a run's result depends on (part of its identity): method (on ``task``), families, data content."""
     return {
-        "method": METHODS.get(method).version,
+        "method": METHODS.get(method).version_for(task),
         "families": {name: MODELS.get(name).version for name in dict.fromkeys(families)},
         "dataset_checksum": None if dataset is None else recorded_checksum(dataset),
     }

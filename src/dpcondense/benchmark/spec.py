@@ -92,7 +92,7 @@ class RunSpec:
             "dataset": {"name": self.dataset, "task": self.task, "schema_sha256": self.schema_sha256},
             "model": {"name": self.model, "params": self.model_params},
             "eval_model": {name: self.eval_model_params[name] for name in self.eval_models},
-            "method": {"name": self.method, "params": self.method_params},
+            "method": {"name": self.method, "params": _identity_params(self.method, self.method_params)},
             "privacy": {"epsilon": self.epsilon, "delta": self.delta},
             "size": self.size,
             "seed": self.seed,
@@ -177,6 +177,13 @@ def git_state() -> tuple[str, bool]:
         return commit, bool(status.strip())
     except (OSError, subprocess.SubprocessError):
         return "unknown", False
+
+
+def _identity_params(method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A registered method's parameters as its identity hashes them (late parameters at their default out)."""
+    from dpcondense.methods import METHODS  # lazy: the spec module stays import-light
+
+    return METHODS.get(method).identity_params(params) if method in METHODS else params
 
 
 def _flatten(obj: Any, prefix: str) -> dict[str, Any]:

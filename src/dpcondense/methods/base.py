@@ -13,7 +13,8 @@ Evaluation always re-encodes ``synthetic_`` (exactly what is released), see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -131,6 +132,13 @@ class CondensationMethod:
     # ---- capabilities (data, read by the runner, the report and the contract tests) ----
     #: version of the method's behaviour; bump it whenever its release changes for some input
     version: ClassVar[int] = 1
+    #: a task whose releases have not changed since an older version keeps it (``task -> version``),
+    #: so its runs keep their identities; :meth:`version_for` reads it
+    task_versions: ClassVar[Mapping[str, int]] = {}
+    #: parameters added after runs were recorded: at their constructor default they stay out of a
+    #: run's identity (what the default does is covered by :meth:`version_for`), set to anything
+    #: else they enter it like every other parameter
+    late_params: ClassVar[tuple[str, ...]] = ()
     #: the name reports show (``None``: the registered name)
     label: ClassVar[str | None] = None
     #: True when the method reads real rows only through a DP mechanism
@@ -148,6 +156,19 @@ class CondensationMethod:
     #: type and range of every constructor keyword (``random_state``, ``progress`` and private
     #: ``_`` hooks aside), checked before any work; ``None``: not declared, the signature alone is checked
     param_specs: ClassVar[dict[str, ParamSpec] | None] = None
+
+    @classmethod
+    def version_for(cls, task: str | None) -> int:
+        """The version of the method's behaviour on ``task`` (``None``: the method's version)."""
+        return int(cls.task_versions.get(task, cls.version)) if task else int(cls.version)
+
+    @classmethod
+    def identity_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` as a run's identity hashes them: :attr:`late_params` at their default left out."""
+        defaults = {
+            name: p.default for name, p in inspect.signature(cls.__init__).parameters.items() if name in cls.late_params
+        }
+        return {k: v for k, v in params.items() if not (k in defaults and v == defaults[k])}
 
     @classmethod
     def display_name(cls) -> str:

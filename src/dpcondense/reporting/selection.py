@@ -128,7 +128,7 @@ def is_stale(run: Any) -> bool:
     method, version = tags.get("method"), tags.get("method_version")
     if not version or method not in METHODS:
         return False
-    return version != str(METHODS.get(method).version)
+    return version != str(METHODS.get(method).version_for(tags.get("task")))
 
 
 def old_family_versions(spec: Mapping[str, Any] | None) -> list[str]:

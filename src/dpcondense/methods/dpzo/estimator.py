@@ -50,7 +50,7 @@ from dpcondense.methods.dpzo.primitives import (
     real_row_start,
     teacher_sensitivity,
 )
-from dpcondense.methods.dpzo.survival import stratified_start, tail_average_start, time_strata
+from dpcondense.methods.dpzo.survival import shrink_bin_means, stratified_start, tail_average_start, time_strata
 from dpcondense.models.base import MODELS
 from dpcondense.methods.dpzo.specs import DEFAULT_SPREAD, PARAM_SPECS, validate_options
 from dpcondense.privacy import (
@@ -157,6 +157,10 @@ class DPZOCondenser(CondensationMethod):
         time bin) stratum and starts each synthetic event in its bin
         (:mod:`~dpcondense.methods.dpzo.survival`); 0 = per event stratum only; ignored by the
         other starts.
+    time_shrinkage : {"empirical_bayes", "none"}
+        Survival, ``time_bins > 0``: shrink the noisy event-bin means towards their pooled mean by
+        their released noise variance (post-processing; no change at ε = ∞), or use them as
+        released (``none``, DP-ZO v4 and before). ``bin_shrinkage_`` holds the factor per bin.
     survival_loss : {"curve_nll", "concordance", "mixed"}
         Survival: the per-patient loss of the steps — the survival-curve NLL, a smoothed
         concordance against the synthetic rows, or NLL + ``rank_weight`` × concordance.
@@ -188,7 +192,11 @@ class DPZOCondenser(CondensationMethod):
     #: 4: init_budget_share 0.5, soft labels started by the centroid rule (label_start="centroid",
     #: label_init 1; experiments/dpzo_defaults.md), Poisson batches drawn as a binomial count of
     #: rows without replacement (the same distribution), smooth families fitted stacked
-    version = 4
+    #: 5: survival, time_shrinkage="empirical_bayes" (experiments/dpzo_survival.md); classification
+    #: releases unchanged, so its runs keep version 4 and their identities
+    version = 5
+    task_versions = {"classification": 4}
+    late_params = ("time_shrinkage",)
     joint_accounting = True
     param_specs = PARAM_SPECS
 
@@ -222,6 +230,7 @@ class DPZOCondenser(CondensationMethod):
         accounting: Accounting = "joint",
         objective_weight: float = 0.1,
         time_bins: int = 5,
+        time_shrinkage: str = "empirical_bayes",
         survival_loss: str = "concordance",
         rank_weight: float = 1.0,
         rank_temperature: float = 0.5,
@@ -260,6 +269,7 @@ class DPZOCondenser(CondensationMethod):
         self.accounting = accounting
         self.objective_weight = objective_weight
         self.time_bins = time_bins
+        self.time_shrinkage = time_shrinkage
         self.survival_loss = survival_loss
         self.rank_weight = rank_weight
         self.rank_temperature = rank_temperature
@@ -362,7 +372,8 @@ class DPZOCondenser(CondensationMethod):
         if self.init == "real_rows":
             ledger.mark_not_dp("warm start from real rows (epsilon=inf only)")
         self.ledger_ = ledger
-        self.start_means_ = means  # the dp_mean start's released stratum means (None otherwise)
+        self.start_means_ = means  # the dp_mean start's stratum means as used (None otherwise)
+        self.start_counts_ = noisy_counts  # and its released stratum counts, floored at 1
         self.noise_multiplier_ = plan.sigma
         self.sampling_rate_ = q
         self.n_model_fits_ = run.n_model_fits
@@ -430,13 +441,15 @@ class DPZOCondenser(CondensationMethod):
         if dataset.task == "survival":
             lower, upper = np.append(lower, -1.0), np.append(upper, 1.0)
         m, width = len(targets.strata), lower.size
-        noisy_counts = means = None
+        noisy_counts = means = self.bin_shrinkage_ = None
         if self.init == "real_rows":  # validated: epsilon = inf only
             theta = real_row_start(dataset, self.size, m, rng_public, targets.log_lo, targets.log_hi)
         elif self.init == "dp_mean" and dataset.task == "survival" and int(self.time_bins) > 0:
             B = int(self.time_bins)
             strata_of = time_strata(B, targets.log_lo, targets.log_hi)
             means, noisy_counts = self._stratum_means(encoder, private, plan, ledger, rng_noise, strata_of, 1 + B)
+            if self.time_shrinkage == "empirical_bayes":  # post-processing of the released means
+                means, self.bin_shrinkage_ = shrink_bin_means(means, noisy_counts, self._start_sigma)
             theta = stratified_start(means, noisy_counts, targets, B, self._spread(dataset.task), rng_public)
         elif self.init == "dp_mean":
             theta = rng_public.uniform(lower, upper, size=(m, width))
@@ -463,6 +476,7 @@ class DPZOCondenser(CondensationMethod):
     ) -> tuple[np.ndarray, np.ndarray]:
         """``dp_mean``: per-stratum means (DP unless ε = ∞) and the counts, floored at 1."""
         feat_lo, feat_hi = encoder.lower_, encoder.upper_
+        self._start_sigma = 0.0
         if plan.private:
             eps_init, delta_init = plan.init
             sums, counts, sigma_init, sens = privatized_class_means(
@@ -478,8 +492,10 @@ class DPZOCondenser(CondensationMethod):
                 sensitivity=sens,
                 event=gaussian_event(sigma_init / sens),
             )
+            self._start_sigma = float(sigma_init)
             if self._unsafe_disable_noise:  # test-only: exact means, the ledger keeps its claim
                 sums, counts = _exact_means(private, feat_lo, feat_hi, strata_of, n_strata)
+                self._start_sigma = 0.0
         else:
             sums, counts = _exact_means(private, feat_lo, feat_hi, strata_of, n_strata)
         means = np.clip(sums / np.maximum(counts, 1.0)[:, None], feat_lo, feat_hi)

@@ -7,7 +7,7 @@ from typing import Any
 
 from dpcondense.methods.dpzo.labels import LABEL_MODES, LABEL_STARTS, LOGIT_BOUND
 from dpcondense.methods.dpzo.optimiser import ACCOUNTING_MODES, LR_SCHEDULES
-from dpcondense.methods.dpzo.survival import SURVIVAL_LOSSES
+from dpcondense.methods.dpzo.survival import SURVIVAL_LOSSES, TIME_SHRINKAGES
 from dpcondense.params import ParamSpec
 from dpcondense.privacy import PrivacyParameterError
 
@@ -43,6 +43,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "accounting": ParamSpec(str, choices=ACCOUNTING_MODES, doc="how the run's mechanisms share the budget"),
     "objective_weight": ParamSpec(float, low=0.0, doc="weight of the private objective estimate"),
     "time_bins": ParamSpec(int, low=0, doc="survival dp_mean start: public time bins of the event strata (0 = none)"),
+    "time_shrinkage": ParamSpec(str, choices=TIME_SHRINKAGES, doc="survival: shrink the noisy time-bin means of the start towards their pooled mean"),
     "survival_loss": ParamSpec(str, choices=SURVIVAL_LOSSES, doc="survival: per-patient loss of the steps"),
     "rank_weight": ParamSpec(float, low=0.0, doc="survival, mixed loss: weight of the concordance term"),
     "rank_temperature": ParamSpec(float, low=0.0, low_open=True, doc="survival: temperature of the smoothed concordance"),
@@ -123,6 +124,7 @@ def _validate_teacher(est: Any) -> None:
 def _validate_schedule(est: Any, task: str) -> None:
     """The survival options, the step-size schedule and iterate averaging."""
     _check_choice("survival_loss", est.survival_loss, SURVIVAL_LOSSES)
+    _check_choice("time_shrinkage", est.time_shrinkage, TIME_SHRINKAGES)
     _check_choice("lr_schedule", est.lr_schedule, LR_SCHEDULES)
     if not 0.0 <= float(est.average) <= 1.0:
         raise ValueError(f"average must be in [0, 1] (the fraction of the last iterates averaged), got {est.average}")

@@ -14,6 +14,18 @@ starts at its bin's noisy mean plus public noise, with a time drawn uniformly in
 synthetic censored rows (``event_policy="fraction"``) start at the censored mean with a uniform time.
 Early-event rows then carry the covariates of early events: the start already ranks.
 
+**Shrinking the bin means** (``time_shrinkage="empirical_bayes"``, post-processing). Equal-width
+bins of the log-time scale hold few events early on, and their noisy means can be mostly noise
+(flchain at ε = 1: 70–200 events in the first bins, a per-coordinate noise std of 0.2–0.7 against
+gaps of 0.05–0.2 between the bins' true means), so a start built on them can rank backwards. Each
+bin mean is pulled towards the count-weighted pooled event mean by the factor
+``λ_b = τ² / (τ² + v_b)``: ``v_b = (σ / n_b)²`` is the noise variance of bin b's mean per
+coordinate (σ of the release, n_b its noisy count — both released) and ``τ²`` the spread of the
+true means between bins, estimated from the same released values (method of moments weighted by
+the bins' precision n_b², floored at 0; one τ² for all coordinates — per-coordinate estimates from
+five bins were worse on validation splits). Without noise (ε = ∞) ``λ_b = 1`` and the start is the plain stratified one; where the noise
+dominates, every event starts at the pooled mean.
+
 **Ranking loss** (``survival_loss``). The default per-patient loss is the survival-curve NLL on the
 public grid (calibration). ``concordance`` is each real patient's smoothed discordance against the
 synthetic rows under the model fitted on them: with risks standardised by the synthetic rows' own
@@ -36,6 +48,7 @@ from dpcondense.methods._baseline import allocate
 from dpcondense.methods.dpzo.labels import PublicTargets
 
 SURVIVAL_LOSSES: tuple[str, ...] = ("curve_nll", "concordance", "mixed")
+TIME_SHRINKAGES: tuple[str, ...] = ("none", "empirical_bayes")
 
 
 def time_unit(time: np.ndarray, log_lo: float, log_hi: float) -> np.ndarray:
@@ -58,6 +71,27 @@ def time_strata(n_bins: int, log_lo: float, log_hi: float) -> Callable[[dict[str
         return np.where(event, 1 + b, 0)
 
     return strata_of
+
+
+def shrink_bin_means(means: np.ndarray, counts: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Event-bin means shrunk towards their pooled mean (empirical Bayes); returns (means, λ per bin).
+
+    ``means`` has the censored stratum's row first, then one row per event bin; ``counts`` the
+    noisy counts (floored at 1) and ``sigma`` the noise std of the released sums. Reads released
+    values only.
+    """
+    out = np.array(means, dtype=float, copy=True)
+    events = out[1:]
+    n = np.maximum(np.asarray(counts, dtype=float)[1:], 1.0)
+    pooled = (events * n[:, None]).sum(axis=0) / n.sum()
+    noise_var = (float(sigma) / n) ** 2
+    gap = ((events - pooled) ** 2).mean(axis=1)
+    precision = n**2  # ∝ 1 / noise_var: a tiny bin's huge noise variance must not swamp the estimate
+    tau2 = max(0.0, float(np.sum(precision * (gap - noise_var)) / precision.sum()))
+    total = tau2 + noise_var
+    lam = np.divide(tau2, total, out=np.ones_like(total), where=total > 0)
+    out[1:] = events - (1.0 - lam)[:, None] * (events - pooled)  # exactly the released means where λ = 1
+    return out, lam
 
 
 def stratified_start(
