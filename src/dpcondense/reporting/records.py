@@ -53,6 +53,9 @@ class RunRecord:
     derived: bool = False
     #: the declared variant (``None``: none, or the variant named ``default``)
     variant: str | None = None
+    #: the part the metrics were scored on: ``test``, or ``validation`` (tuning runs: a part of the
+    #: training split, param ``evaluate_on``)
+    scored_on: str = "test"
 
     @property
     def label(self) -> str:
@@ -144,12 +147,14 @@ def records_from_run(run: Any) -> list[RunRecord]:
     eval_models = [m for m in (tags.get("eval_models") or model or "").split(",") if m]
     cost = {k: _unclamp(metrics[k]) for k in ("epsilon_spent", "wall_seconds", "n_model_fits") if k in metrics}
     steps = _int(params.get("method.params.steps")) if private else None
+    scored_on = params.get("evaluate_on") or "test"
     out = []
     for em in eval_models:
         values = _metrics_with_prefix(metrics, f"{em}.")
         out.append(
             RunRecord(identity, run.info.run_id, dataset, task, method, model, em, float(epsilon),
-                      size, seed if seed is not None else -1, private, values, cost, steps, variant=variant)
+                      size, seed if seed is not None else -1, private, values, cost, steps, variant=variant,
+                      scored_on=scored_on)
         )
     for ref in REFERENCE_PREFIXES:
         for em in eval_models:
@@ -158,7 +163,7 @@ def records_from_run(run: Any) -> list[RunRecord]:
                 out.append(
                     RunRecord(identity, run.info.run_id, dataset, task, ref, None, em, INF,
                               None if ref in SIZE_FREE_METHODS else size, seed if seed is not None else -1,
-                              False, values, {}, None, derived=True)
+                              False, values, {}, None, derived=True, scored_on=scored_on)
                 )
     return out
 

@@ -213,6 +213,23 @@ class ExperimentRuns:
             return preferred
         return sorted(sizes, key=lambda s: (-sizes[s], s))[0]
 
+    def scored_on(self) -> str:
+        """``test``, or ``validation`` when the experiment's runs were scored on a validation part."""
+        parts = {r.scored_on for r in self.records if r.run_id is not None}
+        return "validation" if "validation" in parts else "test"
+
+    def scored_on_text(self) -> str:
+        """Where the metrics were measured, for a caption."""
+        if self.scored_on() == "validation":
+            return "a validation part of the training split (evaluate_on: validation; not the test split)"
+        return "the real test split"
+
+    def split_caveat(self) -> str:
+        """A caption sentence for tables whose runs were scored on a validation part (tuning); else empty."""
+        if self.scored_on() != "validation":
+            return ""
+        return " Scored on a validation part of the training split (evaluate_on: validation), not on the test split."
+
     def size_caveat(self) -> str:
         """A caption sentence naming the datasets whose tables use another size than the default.
 

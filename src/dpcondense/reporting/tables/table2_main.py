@@ -80,7 +80,7 @@ def table2_main(runs: ExperimentRuns, *, epsilon: float = MAIN_EPSILON) -> Table
         "table2",
         "Table 2",
         f"Main results: primary metric (mean ± std over seeds) of the condensing family trained on the release "
-        f"and tested on the real test split, at the default size (10 rows per class / 50 rows), ε = {eps_text} "
+        f"and tested on {runs.scored_on_text()}, at the default size (10 rows per class / 50 rows), ε = {eps_text} "
         f"and ε = ∞ (the same algorithm without noise). Full data: the family trained on the whole training "
         f"split. Retention: metric / full-data metric, in parentheses (metric − 0.5) / (full-data metric − 0.5). "
         f"Bold: best DP result per dataset. {MISSING}: no finished run; {NOT_APPLICABLE}: the method is not private."

@@ -51,7 +51,7 @@ def table3_privacy_utility(runs: ExperimentRuns) -> Table:
         "Table 3",
         "Privacy–utility: primary metric (mean ± std over seeds) of each private method over the ε grid, "
         "condensing and evaluating with the task's main family at the default size. "
-        f"{MISSING}: no finished run." + runs.size_caveat(),
+        f"{MISSING}: no finished run." + runs.size_caveat() + runs.split_caveat(),
         header,
         rows,
         runs=sorted(used),

@@ -46,7 +46,7 @@ def table4_transfer(runs: ExperimentRuns, *, method: str = MAIN_METHOD, epsilon:
                 f"Cross-family transfer ({task}): {metric_label(metric)} (mean ± std over seeds) of family B "
                 f"(columns) trained on the {method_label(method)} release condensed with family A (rows), "
                 f"ε = {format_epsilon(epsilon)}, default size; last row per dataset: B trained on the full "
-                f"training split. {MISSING}: no finished run.",
+                f"training split. {MISSING}: no finished run." + runs.split_caveat(),
                 header,
                 rows,
                 runs=sorted(used),
