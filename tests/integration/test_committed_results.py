@@ -21,7 +21,8 @@ REFERENCE = RESULTS / "reference_full_data.json"
 FROM_RECORDS = sorted(p.parent for p in RESULTS.rglob("runs.jsonl.gz"))
 #: folders reported with the full-data reference file (the tuning runs carry their own references;
 #: their validation splits are not the reference's test splits)
-WITH_REFERENCE = {"competitors", "ablations/families", "ablations/trees", "paper_main"}
+WITH_REFERENCE = {"competitors", "ablations/families", "ablations/trees", "paper_main", "paper_sizes", "paper_transfer",
+                  "paper_convergence"}
 #: what a report writes that is compared (figures are checked for the quickstart)
 COMPARED = ("table*.md", "table*.tex", "report.md", "runs_used.md")
 
