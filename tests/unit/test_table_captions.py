@@ -51,3 +51,15 @@ def test_records_carry_the_part_their_run_was_scored_on():
     assert {r.scored_on for r in validation} == {"validation"}  # the run's own record and its reference's
     assert {r.scored_on for r in test} == {"test"}
     assert len(validation) == len(test) == 2
+
+
+def test_figure3_trailing_mean_equals_a_loop():
+    import numpy as np
+
+    from dpcondense.reporting.figures.figure3_convergence import smoothing_window, trailing_mean
+
+    values = np.random.default_rng(1).normal(size=(3, 130))
+    for w in (1, 3, smoothing_window(130), 130):
+        by_hand = np.array([[row[max(0, t - w + 1):t + 1].mean() for t in range(row.size)] for row in values])
+        assert np.allclose(trailing_mean(values, w), by_hand, rtol=0, atol=1e-12)
+    assert smoothing_window(1000) == 25 and smoothing_window(79) == 1
