@@ -447,13 +447,13 @@ class DPZOCondenser(CondensationMethod):
         elif self.init == "dp_mean" and dataset.task == "survival" and int(self.time_bins) > 0:
             B = int(self.time_bins)
             strata_of = time_strata(B, targets.log_lo, targets.log_hi)
-            means, noisy_counts = self._stratum_means(encoder, private, plan, ledger, rng_noise, strata_of, 1 + B)
+            means, noisy_counts, sigma = self._stratum_means(encoder, private, plan, ledger, rng_noise, strata_of, 1 + B)
             if self.time_shrinkage == "empirical_bayes":  # post-processing of the released means
-                means, self.bin_shrinkage_ = shrink_bin_means(means, noisy_counts, self._start_sigma)
+                means, self.bin_shrinkage_ = shrink_bin_means(means, noisy_counts, sigma)
             theta = stratified_start(means, noisy_counts, targets, B, self._spread(dataset.task), rng_public)
         elif self.init == "dp_mean":
             theta = rng_public.uniform(lower, upper, size=(m, width))
-            means, noisy_counts = self._stratum_means(encoder, private, plan, ledger, rng_noise)
+            means, noisy_counts, _ = self._stratum_means(encoder, private, plan, ledger, rng_noise)
             d_feat = encoder.n_features_out
             theta[:, :d_feat] = means[targets.strata] + rng_public.normal(0.0, self._spread(dataset.task), size=(m, d_feat))
         else:
@@ -473,10 +473,13 @@ class DPZOCondenser(CondensationMethod):
         rng_noise: np.random.Generator,
         strata_of: Any = None,
         n_strata: int = 2,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``dp_mean``: per-stratum means (DP unless ε = ∞) and the counts, floored at 1."""
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """``dp_mean``: per-stratum means (DP unless ε = ∞), the counts floored at 1, and the noise std of the sums.
+
+        The noise std is 0 when the sums are exact (ε = ∞, or the test-only noiseless switch).
+        """
         feat_lo, feat_hi = encoder.lower_, encoder.upper_
-        self._start_sigma = 0.0
+        sigma = 0.0
         if plan.private:
             eps_init, delta_init = plan.init
             sums, counts, sigma_init, sens = privatized_class_means(
@@ -492,14 +495,14 @@ class DPZOCondenser(CondensationMethod):
                 sensitivity=sens,
                 event=gaussian_event(sigma_init / sens),
             )
-            self._start_sigma = float(sigma_init)
+            sigma = float(sigma_init)
             if self._unsafe_disable_noise:  # test-only: exact means, the ledger keeps its claim
                 sums, counts = _exact_means(private, feat_lo, feat_hi, strata_of, n_strata)
-                self._start_sigma = 0.0
+                sigma = 0.0
         else:
             sums, counts = _exact_means(private, feat_lo, feat_hi, strata_of, n_strata)
         means = np.clip(sums / np.maximum(counts, 1.0)[:, None], feat_lo, feat_hi)
-        return means, np.maximum(counts, 1.0)
+        return means, np.maximum(counts, 1.0), sigma
 
     def _stratum_weights(
         self, task: str, private: PrivateRows, encoder: Encoder, noisy_counts: np.ndarray | None
