@@ -172,14 +172,14 @@ def privacy_utility_figure(runs: ExperimentRuns, dataset: str, index: RecordInde
     finite = [e for e in runs.epsilons() if math.isfinite(e)]
     x_inf = inf_position(finite)
     ticks = finite + [x_inf]
-    methods = runs.methods(dataset)
+    methods, palette = runs.methods(dataset), runs.methods()  # colours: one per method, page-wide
     fig = go.Figure()
     families = eval_families(runs, dataset)
     groups, titles = [], []
     for b in families:
         start = len(fig.data)
         for m in [*[m for m in methods if m != "full_data"], "full_data"]:
-            colour = FULL_DATA_COLOUR if m == "full_data" else method_colour(m, methods)
+            colour = FULL_DATA_COLOUR if m == "full_data" else method_colour(m, palette)
             meta = {"family": b, "method": m}
             group = f"{b}:{m}"
             if m == "full_data":
@@ -240,7 +240,7 @@ def sizes_figure(runs: ExperimentRuns, dataset: str, index: RecordIndex, *, epsi
     go = _go()
     task, model = runs.task(dataset), runs.main_model(dataset)
     metric = PRIMARY_METRIC[task]
-    methods, sizes = runs.methods(dataset), runs.sizes(dataset)
+    methods, sizes, palette = runs.methods(dataset), runs.sizes(dataset), runs.methods()
     dashes = ["solid", "dashdot", "dash", "dot"]
     fig = go.Figure()
     families = eval_families(runs, dataset)
@@ -250,7 +250,7 @@ def sizes_figure(runs: ExperimentRuns, dataset: str, index: RecordIndex, *, epsi
         for m in methods:
             if m == "full_data":
                 continue
-            colour = method_colour(m, methods)
+            colour = method_colour(m, palette)
             private = runs.is_private(m)
             for k, e in enumerate(epsilons if private else (None,)):
                 where = dict(dataset=dataset, method=m, model=model, eval_model=b, **({"epsilon": e} if private else {}))

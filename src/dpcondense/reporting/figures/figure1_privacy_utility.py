@@ -31,6 +31,7 @@ def figure1_privacy_utility(runs: ExperimentRuns, *, used: set[str] | None = Non
     finite_all = [e for e in runs.epsilons() if math.isfinite(e)]
     x_inf = inf_position(finite_all)
     fig, axes = new_figure(len(datasets))
+    palette = runs.methods()  # a method's colour is the same in every panel (the legend is shared)
     with rc_context():
         for ax, d in zip(axes, datasets):
             task, model, size = runs.task(d), runs.main_model(d), runs.default_size(d)
@@ -39,7 +40,7 @@ def figure1_privacy_utility(runs: ExperimentRuns, *, used: set[str] | None = Non
             for m in methods:
                 if m == "full_data":
                     continue
-                colour = method_colour(m, methods)
+                colour = method_colour(m, palette)
                 where = dict(dataset=d, method=m, model=model, eval_model=model, size=size)
                 if runs.is_private(m):
                     pts = [(e, runs.stat(metric, epsilon=e, **where)) for e in finite_all]

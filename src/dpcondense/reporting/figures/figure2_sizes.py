@@ -30,6 +30,7 @@ def figure2_sizes(runs: ExperimentRuns, *, epsilons: Sequence[float] = (MAIN_EPS
     used = set() if used is None else used
     datasets = runs.datasets()
     fig, axes = new_figure(len(datasets))
+    palette = runs.methods()  # a method's colour is the same in every panel (the legend is shared)
     styles = ["-o", "-.s", "--^", ":v"]
     with rc_context():
         for ax, d in zip(axes, datasets):
@@ -40,7 +41,7 @@ def figure2_sizes(runs: ExperimentRuns, *, epsilons: Sequence[float] = (MAIN_EPS
             for m in methods:
                 if m == "full_data":
                     continue
-                colour = method_colour(m, methods)
+                colour = method_colour(m, palette)
                 private = runs.is_private(m)
                 for k, e in enumerate(epsilons if private else (None,)):
                     where = dict(dataset=d, method=m, model=model, eval_model=model)
